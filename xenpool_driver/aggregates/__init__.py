@@ -1,0 +1,1 @@
+"""Aggregates: the contract, the state machine workflow, and reconcile."""

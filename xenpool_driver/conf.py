@@ -1,0 +1,89 @@
+"""Every configuration option of xenpool_driver (oslo.config).
+
+``list_opts()`` feeds ``oslo-config-generator`` (entry point
+``oslo.config.opts = xenpool_driver``); ``tox -e genconfig`` regenerates
+``etc/xenpool_driver/xenpool_driver.conf.sample``.
+"""
+
+from oslo_config import cfg
+
+xenserver_group = cfg.OptGroup(
+    'xenserver',
+    title='XenServer / XCP-ng pool options',
+    help='How the driver reaches xapi and runs pool operations.')
+
+xenserver_opts = [
+    cfg.StrOpt('connection_url',
+               help='URL of the xapi of this compute host, e.g. '
+                    'https://192.0.2.10 . The driver\'s own host is always '
+                    'reached here; other hosts come from aggregate metadata, '
+                    'from slave_info or from a locator.'),
+    cfg.StrOpt('connection_username',
+               default='root',
+               help='Username for xapi. The same account is used on every '
+                    'host of a pool (xapi pools share one user database).'),
+    cfg.StrOpt('connection_password',
+               secret=True,
+               help='Password for xapi. Never logged, never written to '
+                    'metadata, never shown in an error.'),
+    cfg.FloatOpt('login_timeout',
+                 default=10.0,
+                 min=0.1,
+                 help='Seconds allowed for connecting to xapi and logging in '
+                      '(applied to the socket).'),
+    cfg.FloatOpt('call_timeout',
+                 default=60.0,
+                 min=0.1,
+                 help='Seconds allowed for one XAPI call to answer (applied to '
+                      'the socket). event.from waits add their own timeout to '
+                      'this.'),
+    cfg.IntOpt('connection_concurrent',
+               default=5,
+               min=1,
+               help='Maximum number of concurrent XAPI sessions per host (size '
+                    'of the bounded session pool; the XenAPI SDK session is '
+                    'not thread-safe, so each concurrent call needs its own).'),
+    cfg.BoolOpt('use_join_force',
+                default=False,
+                help='Use pool.join_force instead of pool.join: skips xapi\'s '
+                     'HOSTS_NOT_HOMOGENEOUS check (CPU vendor, software '
+                     'version) and only that check.'),
+    cfg.StrOpt('ca_file',
+               help='CA bundle used to verify xapi\'s TLS certificates. '
+                    'Unset: the system trust store.'),
+    cfg.BoolOpt('insecure',
+                default=False,
+                help='Do not verify xapi\'s TLS certificates. Off by default; '
+                     'only for labs.'),
+    cfg.FloatOpt('task_timeout',
+                 default=900.0,
+                 min=0.1,
+                 help='Seconds to wait for an asynchronous XAPI task '
+                      '(Async.pool.join, Async.pool.eject, ...) before '
+                      'cancelling it.'),
+    cfg.FloatOpt('live_timeout',
+                 default=600.0,
+                 min=0.1,
+                 help='Seconds to wait, after a join or a master change, until '
+                      'the master shows the host enabled and live.'),
+    cfg.IntOpt('pool_error_threshold',
+               default=3,
+               min=1,
+               help='Consecutive failed operations that move an active pool '
+                    'to the error state. A success resets the count.'),
+]
+
+
+def register_opts(conf):
+    """Register every option of this project on ``conf``."""
+    conf.register_group(xenserver_group)
+    conf.register_opts(xenserver_opts, group=xenserver_group)
+
+
+def list_opts():
+    """Options for oslo-config-generator: ``[(group, [opts])]``."""
+    return [(xenserver_group, xenserver_opts)]
+
+
+CONF = cfg.CONF
+register_opts(CONF)

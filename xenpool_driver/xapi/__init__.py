@@ -1,0 +1,1 @@
+"""XAPI knowledge: the session layer (``session``) and pool operations (``pool``)."""
