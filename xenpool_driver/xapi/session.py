@@ -73,6 +73,9 @@ class XapiSession(object):
     #: URL currently used (after following redirects).
     url = None
 
+    #: The :class:`SessionSettings` this handle was built with.
+    settings = None
+
     @property
     def address(self):
         """Host part of :attr:`url` (what xapi calls ``host.address``)."""

@@ -1,0 +1,1 @@
+"""The ``xenpool`` operator command."""
