@@ -1,0 +1,48 @@
+"""Configuration: options registered, defaults sane, the sample in sync."""
+
+import os
+import subprocess
+import sys
+
+from oslo_config import cfg
+
+from xenpool_driver import conf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SAMPLE = os.path.join(ROOT, 'etc', 'xenpool_driver', 'xenpool_driver.conf.sample')
+GENERATOR_CONF = os.path.join(ROOT, 'etc', 'xenpool_driver',
+                              'xenpool-driver-config-generator.conf')
+
+
+def test_defaults():
+    c = cfg.ConfigOpts()
+    conf.register_opts(c)
+    c([], project='xenpool-test')
+    x = c.xenserver
+    assert x.insecure is False  # TLS verified by default
+    assert x.pool_error_threshold == 3
+    assert x.use_join_force is False
+    assert x.connection_concurrent >= 1
+
+
+def test_password_is_secret():
+    opts = {o.name: o for o in conf.xenserver_opts}
+    assert opts['connection_password'].secret is True
+
+
+def test_list_opts_covers_every_option():
+    listed = [o.name for _group, opts in conf.list_opts() for o in opts]
+    assert 'connection_url' in listed
+    assert len(listed) == len(set(listed))
+    assert len(listed) >= len(conf.xenserver_opts)
+
+
+def test_sample_in_sync(tmp_path):
+    out = tmp_path / 'sample.conf'
+    subprocess.run([sys.executable, '-m', 'oslo_config.generator',
+                    '--config-file', GENERATOR_CONF, '--output-file', str(out)],
+                   check=True, cwd=ROOT)
+    with open(SAMPLE) as f:
+        committed = f.read()
+    assert out.read_text() == committed, (
+        'etc/xenpool_driver/xenpool_driver.conf.sample is stale: run tox -e genconfig')
