@@ -1,0 +1,104 @@
+"""Tests of the namespaced bookkeeping key."""
+
+import json
+import logging
+
+import pytest
+
+from tests import passwords
+from xenpool_driver.aggregates import bookkeeping as bk
+
+UUID1 = '11111111-2222-3333-4444-555555555555'
+UUID2 = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee'
+
+
+def _intent(**kw):
+    args = dict(op='add', host='c2', prev_state='active', owner='c1',
+                started=1000.5, url='https://192.0.2.2', host_uuid=UUID2)
+    args.update(kw)
+    return bk.new_intent(**args)
+
+
+def test_round_trip_full_record():
+    intent = _intent()
+    record = bk.Bookkeeping(intent=intent, failures=2,
+                            master_address='192.0.2.1',
+                            counted=bk.Counted('x', 'add', 'c3'))
+    raw = bk.encode(record)
+    assert ' ' not in raw  # compact
+    assert bk.parse(raw) == record
+    data = json.loads(raw)
+    assert data['v'] == 1
+    assert data['intent']['op'] == 'add'
+    assert data['intent']['prev'] == 'active'
+    assert data['intent']['uuid'] == UUID2
+    assert data['master'] == '192.0.2.1'
+
+
+def test_empty_record_deletes_key():
+    assert bk.encode(bk.Bookkeeping()) is None
+    assert bk.updates(bk.Bookkeeping()) == {bk.KEY: None}
+
+
+def test_absent_key_is_empty():
+    assert bk.read({}) == bk.Bookkeeping()
+    assert bk.parse('') == bk.Bookkeeping()
+
+
+@pytest.mark.parametrize('raw', [
+    '{not json', '[]', '"text"', '42', 'null', '\x00\x01'])
+def test_garbage_is_absent_with_a_warning(raw, caplog):
+    caplog.set_level(logging.WARNING)
+    assert bk.parse(raw) == bk.Bookkeeping()
+    if raw != 'null':
+        assert any(bk.KEY in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize('intent', [
+    'x', [], {}, {'op': 'add'},
+    {'id': 'i', 'op': 'explode', 'host': 'h', 'owner': 'o', 'prev': 'active'},
+    {'id': 'i', 'op': 'add', 'host': 'h', 'owner': 'o', 'prev': 'bogus'},
+    {'id': 'i', 'op': 'add', 'host': 3, 'owner': 'o', 'prev': 'active'},
+])
+def test_malformed_intent_dropped_other_fields_kept(intent, caplog):
+    raw = json.dumps({'v': 1, 'intent': intent, 'failures': 2,
+                      'master': '192.0.2.1'})
+    parsed = bk.parse(raw)
+    assert parsed.intent is None
+    assert parsed.failures == 2
+    assert parsed.master_address == '192.0.2.1'
+
+
+@pytest.mark.parametrize('failures', [-1, 'two', True, 1.5, [1]])
+def test_malformed_failures_are_zero(failures):
+    assert bk.parse(json.dumps({'failures': failures})).failures == 0
+
+
+def test_malformed_optional_intent_fields_are_ignored():
+    raw = json.dumps({'intent': {'id': 'i', 'op': 'remove', 'host': 'h',
+                                 'owner': 'o', 'prev': 'error',
+                                 'started': 'yesterday', 'uuid': 7}})
+    intent = bk.parse(raw).intent
+    assert intent.op == 'remove' and intent.prev_state == 'error'
+    assert intent.started == 0.0 and intent.host_uuid is None
+
+
+def test_url_userinfo_never_stored():
+    intent = _intent(url='https://root:%s@192.0.2.2:443/' % passwords.PASSWORD)
+    raw = bk.encode(bk.Bookkeeping(intent=intent))
+    assert passwords.PASSWORD not in raw
+    assert 'root' not in raw
+    assert intent.url == 'https://192.0.2.2:443/'
+
+
+def test_intent_ids_are_unique():
+    assert _intent().id != _intent().id
+
+
+def test_recorded_hosts_only_uuid_valued_non_reserved_keys():
+    md = {'hypervisor_pool': 'true', 'operational_state': 'active',
+          'master_compute': 'c1', bk.KEY: '{}', 'availability_zone': 'az',
+          'c1': UUID1, 'c2': UUID2, 'note': 'hello'}
+    assert bk.recorded_hosts(md) == {'c1': UUID1, 'c2': UUID2}
+    assert bk.host_for_uuid(md, UUID2) == 'c2'
+    assert bk.host_for_uuid(md, 'nope') is None
