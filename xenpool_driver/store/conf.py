@@ -1,0 +1,77 @@
+"""Options of the embedded aggregate store (group ``[store]``).
+
+The default connection is a SQLite file in the user's state directory,
+computed when it is needed (:func:`connection_url`), never at import time, so
+that importing this module touches neither ``$HOME`` nor the file system.
+"""
+
+import os
+
+from oslo_config import cfg
+
+store_group = cfg.OptGroup(
+    'store',
+    title='Embedded aggregate store',
+    help='Where the xenpool command keeps aggregates and the host inventory '
+         'when no compute service owns them.')
+
+store_opts = [
+    cfg.StrOpt('connection',
+               sample_default='sqlite:///$XDG_STATE_HOME/xenpool/aggregates.sqlite',
+               help='SQLAlchemy URL of the aggregate store, e.g. '
+                    'postgresql+psycopg://user@db.example.org/xenpool so that '
+                    'several operators or services share one database. '
+                    'Unset: a SQLite file, '
+                    '$XDG_STATE_HOME/xenpool/aggregates.sqlite (by default '
+                    '~/.local/state/xenpool/aggregates.sqlite).'),
+    cfg.FloatOpt('busy_timeout',
+                 default=30.0,
+                 min=0.0,
+                 help='Seconds a SQLite transaction waits for another writer '
+                      '(thread or process) to finish before giving up.'),
+]
+
+
+def register_opts(conf):
+    """Register the ``[store]`` options on ``conf``."""
+    conf.register_group(store_group)
+    conf.register_opts(store_opts, group=store_group)
+
+
+def list_opts():
+    """Options for oslo-config-generator: ``[(group, [opts])]``."""
+    return [(store_group, store_opts)]
+
+
+def default_sqlite_path(environ=None):
+    """Return the default SQLite file path, expanded now.
+
+    :param environ: mapping used instead of ``os.environ`` (tests).
+    :returns: ``$XDG_STATE_HOME/xenpool/aggregates.sqlite``, where an unset
+        or relative ``XDG_STATE_HOME`` means ``~/.local/state``.
+    """
+    environ = os.environ if environ is None else environ
+    state = environ.get('XDG_STATE_HOME', '')
+    # NOTE: the XDG spec says relative values must be ignored.
+    if not state or not os.path.isabs(state):
+        home = environ.get('HOME') or os.path.expanduser('~')
+        state = os.path.join(home, '.local', 'state')
+    return os.path.join(state, 'xenpool', 'aggregates.sqlite')
+
+
+def connection_url(conf=None, environ=None):
+    """Return the store URL to use: the configured one or the default file.
+
+    :param conf: an oslo.config ``ConfigOpts`` with ``[store]`` registered;
+        default: the global ``cfg.CONF``.
+    :param environ: mapping used instead of ``os.environ`` (tests).
+    :returns: a SQLAlchemy URL string.
+    """
+    conf = cfg.CONF if conf is None else conf
+    configured = conf.store.connection
+    if configured:
+        return configured
+    return 'sqlite:///' + default_sqlite_path(environ)
+
+
+register_opts(cfg.CONF)

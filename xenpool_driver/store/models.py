@@ -1,0 +1,55 @@
+"""Tables of the aggregate store (SQLAlchemy Core, current schema version).
+
+These describe the schema the code works with *now*. Creating and upgrading
+a database is the job of :mod:`xenpool_driver.store.migrations`, whose steps
+are frozen: a change here needs a new migration step there (a test compares
+the two).
+"""
+
+import sqlalchemy as sa
+
+NAME_LENGTH = 255
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    'schema_version', metadata,
+    # NOTE: one row per applied step (a history), the current version is
+    # the highest; an upgrade racing another sees the row and skips.
+    sa.Column('version', sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column('description', sa.String(NAME_LENGTH), nullable=False),
+    sa.Column('applied_at', sa.DateTime(timezone=True), nullable=False),
+)
+
+aggregates = sa.Table(
+    'aggregates', metadata,
+    sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column('name', sa.String(NAME_LENGTH), nullable=False, unique=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+)
+
+aggregate_metadata = sa.Table(
+    'aggregate_metadata', metadata,
+    sa.Column('aggregate_id', sa.Integer,
+              sa.ForeignKey('aggregates.id', ondelete='CASCADE'),
+              primary_key=True),
+    sa.Column('key', sa.String(NAME_LENGTH), primary_key=True),
+    # NOTE: Text, not String(255): our bookkeeping key holds a JSON intent
+    # record that may be longer than the classic 255 characters.
+    sa.Column('value', sa.Text, nullable=False),
+)
+
+aggregate_hosts = sa.Table(
+    'aggregate_hosts', metadata,
+    sa.Column('aggregate_id', sa.Integer,
+              sa.ForeignKey('aggregates.id', ondelete='CASCADE'),
+              primary_key=True),
+    sa.Column('host', sa.String(NAME_LENGTH), primary_key=True),
+)
+
+hosts = sa.Table(
+    'hosts', metadata,
+    sa.Column('name', sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column('url', sa.Text, nullable=False),
+    sa.Column('uuid', sa.String(64), nullable=True),
+)
