@@ -128,3 +128,24 @@ class PreflightFailed(InvalidAggregateAction):
     @property
     def codes(self):
         return [m.code for m in self.mismatches]
+
+
+class OperationRefused(InvalidAggregateAction):
+    """A pool operation refused by our own rule before any change was made.
+
+    E.g. ejecting the master, ejecting a host with running guest VMs,
+    destroying the record of a live host. Raised by
+    :mod:`xenpool_driver.xapi.pool`, where no aggregate is known
+    (``aggregate_id`` is None unless the caller re-raises with one).
+
+    :ivar action: the pool operation (``pool.eject``, ``host.destroy``, ...).
+    :ivar host: the host uuid concerned.
+    :ivar reason: why it was refused.
+    """
+
+    def __init__(self, action, host, reason, aggregate_id=None):
+        self.action = action
+        self.host = host
+        self.aggregate_id = aggregate_id
+        self.reason = redaction.redact(reason)
+        XenPoolError.__init__(self, 'Refused %s of host %s: %s' % (action, host, self.reason))

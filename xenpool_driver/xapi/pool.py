@@ -1,28 +1,40 @@
 """Pool operations: XAPI knowledge only (no aggregates, no metadata).
 
-INTERFACE CONTRACT (bodies are being implemented; signatures are fixed).
-
 Every function takes :class:`xenpool_driver.xapi.session.XapiSession`
 handles and makes its XAPI calls through ``session.call`` /
 ``session.call_async`` / ``session.wait_for``. Timeouts default to the
 session's settings (``session.settings.task_timeout`` / ``live_timeout``).
 Verbs are idempotent where xapi allows: they re-read state and accept an
 already reached goal; join, eject and designate are never repeated blindly.
+
+XAPI round trips per operation (happy path; the unit tests pin these lists):
+
+* :func:`snapshot`: ``pool.get_all_records``, ``host.get_all_records``,
+  ``host_metrics.get_all_records`` (3).
+* :func:`preflight`: 8 ``get_all_records`` (see :mod:`.preflight`).
+* :func:`join`: ``pool.get_all_records`` + ``host.get_record`` on the joiner
+  (its uuid, skipped when the caller passes ``joiner_uuid``), then
+  ``Async.pool.join`` awaited through ``event.from``, then per evaluation of
+  the liveness check on the master ``host.get_all_records`` +
+  ``host_metrics.get_record``.
+* :func:`eject`: ``pool.get_all_records``, ``host.get_all_records``,
+  ``VM.get_all_records`` (not when forced), ``Async.pool.eject``,
+  ``host.get_all_records`` (confirmation).
+* :func:`designate_new_master`: :func:`snapshot`,
+  ``pool.designate_new_master``, then a :func:`snapshot` per evaluation of
+  the settle check.
 """
 
 import dataclasses
 
+from oslo_log import log as logging
 
-@dataclasses.dataclass(frozen=True)
-class HostInfo:
-    """One host as the master sees it."""
+from xenpool_driver import exception
+from xenpool_driver.xapi import host as host_mod
+from xenpool_driver.xapi import preflight as preflight_mod
+from xenpool_driver.xapi.host import HostInfo  # noqa: F401  (public name)
 
-    ref: str
-    uuid: str
-    name_label: str
-    address: str
-    enabled: bool
-    live: bool
+LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,51 +66,400 @@ class Membership:
 
 
 def snapshot(session):
-    """Read the pool's membership (pool, master, hosts with liveness)."""
-    raise NotImplementedError
+    """Read the pool's membership (pool, master, hosts with liveness).
+
+    XAPI calls (3): ``pool.get_all_records``, ``host.get_all_records``,
+    ``host_metrics.get_all_records``.
+
+    :param session: :class:`XapiSession` (on any member: calls reach the
+        master through HOST_IS_SLAVE).
+    :returns: :class:`Membership`; hosts sorted by uuid.
+    :raises XapiUnavailable, XapiError: from the session.
+    """
+    pool_ref, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
+                                              address=session.address)
+    host_recs = session.call('host.get_all_records')
+    metrics_recs = session.call('host_metrics.get_all_records')
+    return _membership(pool_ref, pool_rec, host_recs, metrics_recs)
+
+
+def _membership(pool_ref, pool_rec, host_recs, metrics_recs):
+    hosts = tuple(sorted(
+        (host_mod.host_info(ref, rec, host_mod.metrics_live(rec, metrics_recs))
+         for ref, rec in host_recs.items()),
+        key=lambda h: h.uuid))
+    master_rec = host_recs.get(pool_rec.get('master'), {})
+    return Membership(pool_ref=pool_ref, pool_uuid=pool_rec.get('uuid', ''),
+                      name_label=pool_rec.get('name_label', ''),
+                      master_uuid=master_rec.get('uuid', ''), hosts=hosts)
 
 
 def this_host(session):
-    """:class:`HostInfo` of the host whose xapi ``session`` talks to."""
-    raise NotImplementedError
+    """:class:`HostInfo` of the host whose xapi ``session`` talks to.
+
+    NOTE: ``session.get_this_host`` needs our own session ref, which the
+    session layer keeps private; instead the pool's master is read. For a
+    standalone host (the only case a joiner may be in) that is the host
+    itself; for a pool member the session has followed HOST_IS_SLAVE, so the
+    answer is the master it now talks to.
+
+    XAPI calls (3): ``pool.get_all_records``, ``host.get_record``,
+    ``host_metrics.get_record`` (skipped when the host has no metrics).
+
+    :raises XapiUnavailable, XapiError: from the session.
+    """
+    _, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
+                                       address=session.address)
+    ref = pool_rec.get('master')
+    rec = session.call('host.get_record', ref)
+    live = False
+    if not host_mod.is_null(rec.get('metrics')):
+        live = session.call('host_metrics.get_record', rec['metrics']).get('live', False)
+    return host_mod.host_info(ref, rec, live)
+
+
+def _this_host_uuid(session):
+    _, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
+                                       address=session.address)
+    return session.call('host.get_record', pool_rec.get('master')).get('uuid')
 
 
 def init_pool(session, name_label):
-    """Make a standalone host's pool the aggregate's pool (``name_label``)."""
-    raise NotImplementedError
+    """Make a standalone host's pool the aggregate's pool (``name_label``).
+
+    Idempotent: no write when the name is already right.
+    Post: ``pool.name_label == name_label``.
+
+    XAPI calls: :func:`snapshot` (3) + ``pool.set_name_label`` when needed.
+
+    :returns: :class:`Membership` after the change.
+    :raises XapiUnavailable, XapiError: from the session.
+    """
+    membership = snapshot(session)
+    if membership.name_label == name_label:
+        return membership
+    session.call('pool.set_name_label', membership.pool_ref, name_label)
+    LOG.info('Pool %s on %s named %r', membership.pool_uuid, session.address, name_label)
+    return dataclasses.replace(membership, name_label=name_label)
 
 
 def clear_pool(session):
-    """Clear the pool's ``name_label`` (last host left the aggregate)."""
-    raise NotImplementedError
+    """Clear the pool's ``name_label`` (last host left the aggregate).
+
+    :returns: :class:`Membership` after the change.
+    :raises XapiUnavailable, XapiError: from the session.
+    """
+    return init_pool(session, '')
 
 
 def preflight(joiner, master, force=False):
-    """Every mismatch xapi would refuse the join for, as ``Mismatch`` list."""
-    raise NotImplementedError
+    """Every mismatch xapi would refuse the join for, as ``Mismatch`` list.
+
+    See :func:`xenpool_driver.xapi.preflight.preflight` (8 round trips).
+    """
+    return preflight_mod.preflight(joiner, master, force=force)
 
 
 def join(joiner, master, master_address, username, password, force=False,
-         on_progress=None):
-    """Join ``joiner`` to ``master``'s pool and wait until it is live."""
-    raise NotImplementedError
+         on_progress=None, joiner_uuid=None, timeout=None):
+    """Join ``joiner`` to ``master``'s pool and wait until it is live.
+
+    Pre: the joiner is standalone and passes :func:`preflight`.
+    Post: the master shows the joiner enabled and live.
+
+    ``Async.pool.join`` (``Async.pool.join_force`` when ``force``) runs on
+    the JOINER's xapi with the master's address and credentials. When the
+    call fails in any way, the master's membership is re-read: if the joiner
+    is there the join happened (xapi can report an error although the host
+    joined, and a lost connection says nothing) and we carry on waiting;
+    otherwise the original error is raised. The join is never repeated.
+
+    :param joiner: :class:`XapiSession` on the joining host.
+    :param master: :class:`XapiSession` on the pool master.
+    :param master_address: the master's management address, as the joiner
+        must reach it.
+    :param username: xapi user on the master.
+    :param password: its password (never logged; registered for redaction).
+    :param force: use ``pool.join_force`` (skips HOSTS_NOT_HOMOGENEOUS).
+    :param on_progress: called with the task's progress (0.0..1.0).
+    :param joiner_uuid: the joiner's host uuid when the caller knows it
+        (saves 2 round trips).
+    :param timeout: seconds for the join task (default: task_timeout).
+    :returns: :class:`HostInfo` of the joiner as the master sees it.
+    :raises XapiError: xapi refused the join (its code and params).
+    :raises XapiUnavailable: the joiner could not be reached and did not join.
+    :raises XapiTimeout: the task or the wait for liveness timed out.
+    """
+    # NOTE: the uuid must be read before the call: afterwards the joiner's
+    # xapi restarts as a slave and answers HOST_IS_SLAVE.
+    if joiner_uuid is None:
+        joiner_uuid = _this_host_uuid(joiner)
+    method = 'pool.join_force' if force else 'pool.join'
+    # NOTE: never log the call's arguments: they carry the password.
+    LOG.info('Joining host %s to the pool of %s (%s)', joiner_uuid, master_address, method)
+    failure = None
+    try:
+        joiner.call_async(method, master_address, username, password,
+                          timeout=timeout or joiner.settings.task_timeout,
+                          on_progress=on_progress)
+    except (exception.XapiUnavailable, exception.XapiError) as error:
+        if not _joined(master, joiner_uuid):
+            raise
+        failure = error
+        LOG.warning('%s on host %s reported %s, but the master lists the host: '
+                    'the join happened', method, joiner_uuid, error)
+    try:
+        return wait_until_live(master, joiner_uuid)
+    except exception.XapiTimeout as timed_out:
+        # NOTE: keep the join's own error visible when the host never came up.
+        raise timed_out from failure
+
+
+def _joined(master, joiner_uuid):
+    """Whether the master's DB has the joiner (False when unreadable)."""
+    try:
+        return host_mod.find(master, joiner_uuid) is not None
+    except exception.XenPoolError as error:
+        LOG.warning('Could not re-read the master after a failed join: %s', error)
+        return False
 
 
 def wait_until_live(master, host_uuid, timeout=None):
-    """Wait until the master shows ``host_uuid`` enabled and live."""
-    raise NotImplementedError
+    """Wait until the master shows ``host_uuid`` enabled and live.
+
+    Driven by ``event.from`` on ``host`` and ``host_metrics``; each
+    evaluation reads ``host.get_all_records`` + ``host_metrics.get_record``.
+
+    :param timeout: seconds (default: ``master.settings.live_timeout``).
+    :returns: :class:`HostInfo`.
+    :raises XapiTimeout: not enabled and live in time.
+    """
+    def check():
+        info = host_mod.find(master, host_uuid)
+        if info is not None and info.enabled and info.live:
+            return info
+        return None
+
+    return master.wait_for(['host', 'host_metrics'], check,
+                           timeout or master.settings.live_timeout,
+                           'host %s enabled and live' % host_uuid)
 
 
-def eject(master, host_uuid, force=False, on_progress=None):
-    """Eject slave ``host_uuid`` from ``master``'s pool."""
-    raise NotImplementedError
+def _refs(session):
+    """``(pool_ref, pool_rec, host_recs)`` in 2 round trips."""
+    pool_ref, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
+                                              address=session.address)
+    return pool_ref, pool_rec, session.call('host.get_all_records')
+
+
+def eject(master, host_uuid, force=False, on_progress=None, timeout=None):
+    """Eject slave ``host_uuid`` from ``master``'s pool.
+
+    Pre: ``host_uuid`` is a slave with no non-halted guest VM resident
+    (unless ``force``). Post: the host is gone from the master's DB (the
+    ejected host then reboots into a standalone pool, its local SRs wiped).
+
+    Idempotent: a host already gone is a no-op. ``Async.pool.eject`` runs on
+    the master; when it fails in any way the master's DB is re-read and a
+    host that is gone counts as ejected. Never repeated.
+
+    NOTE: ``force`` only skips our own resident-VM refusal (and its
+    ``VM.get_all_records`` round trip); xapi still refuses with
+    ``OPERATION_NOT_ALLOWED ["VM resident on host"]``, which is raised as is.
+
+    :param master: :class:`XapiSession` on the pool master.
+    :param host_uuid: the slave's uuid.
+    :param force: skip the resident-VM refusal.
+    :param on_progress: called with the task's progress (0.0..1.0).
+    :param timeout: seconds for the task (default: task_timeout).
+    :returns: True when ejected now, False when it was already gone.
+    :raises OperationRefused: ``host_uuid`` is the master, or guest VMs are
+        running on it.
+    :raises XapiError: xapi refused (code and params), host still there.
+    :raises XapiUnavailable: the master did not answer and the host is still
+        there.
+    :raises XapiTimeout: the task, or its confirmation, timed out.
+    """
+    _, pool_rec, host_recs = _refs(master)
+    host_ref = host_mod.find_ref(host_recs, host_uuid)
+    if host_ref is None:
+        LOG.info('Host %s is not in the pool of %s: nothing to eject',
+                 host_uuid, master.address)
+        return False
+    if host_ref == pool_rec.get('master'):
+        # NOTE: xapi would answer INTERNAL_ERROR ["Xapi_pool.Cannot_eject_master"].
+        raise exception.OperationRefused(
+            'pool.eject', host_uuid,
+            'it is the pool master: designate another master first')
+    if not force:
+        guests = host_mod.resident_guests(master, host_ref)
+        if guests:
+            raise exception.OperationRefused(
+                'pool.eject', host_uuid,
+                'guest VMs are not halted on it (eject would fail, and it wipes '
+                'local SRs): %s' % ', '.join('%s (%s, %s)' % g for g in guests))
+    LOG.info('Ejecting host %s from the pool of %s', host_uuid, master.address)
+    try:
+        master.call_async('pool.eject', host_ref,
+                          timeout=timeout or master.settings.task_timeout,
+                          on_progress=on_progress)
+    except (exception.XapiUnavailable, exception.XapiError) as error:
+        if not _gone(master, host_uuid):
+            raise
+        LOG.warning('pool.eject of host %s reported %s, but the host left the '
+                    'pool: the eject happened', host_uuid, error)
+        return True
+    _confirm_gone(master, host_uuid)
+    return True
+
+
+def _gone(master, host_uuid):
+    """Whether the master's DB no longer has the host (False when unreadable)."""
+    try:
+        return host_mod.find_ref(master.call('host.get_all_records'), host_uuid) is None
+    except exception.XenPoolError as error:
+        LOG.warning('Could not re-read the master after a failed eject: %s', error)
+        return False
+
+
+def _confirm_gone(master, host_uuid):
+    """Confirm the host left the master's DB, waiting on events if needed."""
+    if _gone(master, host_uuid):
+        return
+
+    def check():
+        return True if _gone(master, host_uuid) else None
+
+    master.wait_for(['host'], check, master.settings.live_timeout,
+                    'host %s gone from the pool' % host_uuid)
 
 
 def designate_new_master(master, host_uuid, timeout=None):
-    """Make ``host_uuid`` the master and wait until the pool settles."""
-    raise NotImplementedError
+    """Make ``host_uuid`` the master and wait until the pool settles.
+
+    Pre: ``host_uuid`` is an enabled, live member. Post: ``pool.master`` is
+    that host, ``master`` answers from it, every member is enabled and live.
+
+    Idempotent: when it already is the master nothing is designated (a
+    repeated designate breaks pools); we only wait for the pool to settle.
+    Every xapi of the pool restarts and every session dies: the session layer
+    re-logs in and follows HOST_IS_SLAVE to the new master. When the call
+    itself fails, reality is re-read instead of calling again.
+
+    XAPI calls: :func:`snapshot`, ``pool.designate_new_master``, then a
+    :func:`snapshot` per evaluation of the settle check.
+
+    :param master: :class:`XapiSession` on the current master.
+    :param host_uuid: the member to promote.
+    :param timeout: seconds to settle (default: live_timeout).
+    :returns: :class:`Membership` of the settled pool.
+    :raises OperationRefused: not a member, or not enabled and live.
+    :raises XapiError: xapi refused (code and params) and nothing changed.
+    :raises XapiUnavailable: the request never left (``maybe_applied`` unset).
+    :raises XapiTimeout: the pool did not settle in time.
+    """
+    timeout = timeout or master.settings.live_timeout
+    membership = snapshot(master)
+    target = membership.host(host_uuid)
+    if target is None:
+        raise exception.OperationRefused('pool.designate_new_master', host_uuid,
+                                         'it is not a member of the pool')
+    if membership.master_uuid == host_uuid:
+        settled = _settled(master, membership, host_uuid)
+        if settled is not None:
+            LOG.info('Host %s already is the master: nothing to designate', host_uuid)
+            return settled
+        return _wait_settled(master, host_uuid, timeout, None)
+    if not (target.enabled and target.live):
+        raise exception.OperationRefused('pool.designate_new_master', host_uuid,
+                                         'it is not enabled and live')
+    LOG.info('Designating host %s as the master of pool %s', host_uuid,
+             membership.pool_uuid)
+    failure = None
+    try:
+        master.call('pool.designate_new_master', target.ref)
+    except exception.XapiUnavailable as error:
+        # NOTE: the call may have been applied: every xapi restarts and the
+        # connection can drop before the answer. Let the settle wait decide.
+        if not error.maybe_applied:
+            raise
+        failure = error
+    except exception.XapiError as error:
+        if not _designated(master, host_uuid):
+            raise
+        failure = error
+    if failure is not None:
+        LOG.warning('pool.designate_new_master of host %s reported %s; '
+                    'waiting for the pool to settle', host_uuid, failure)
+    return _wait_settled(master, host_uuid, timeout, failure)
+
+
+def _designated(master, host_uuid):
+    """Whether the pool's master already is ``host_uuid``.
+
+    NOTE: an unreadable pool counts as "maybe": the pool is restarting, which
+    only happens when the designation went ahead.
+    """
+    try:
+        return snapshot(master).master_uuid == host_uuid
+    except exception.XapiUnavailable:
+        return True
+    except exception.XenPoolError:
+        return False
+
+
+def _settled(master, membership, host_uuid):
+    """``membership`` when it shows a settled pool under ``host_uuid``."""
+    new = membership.master
+    if membership.master_uuid != host_uuid or new is None:
+        return None
+    # NOTE: the old master may answer from its stale DB until it restarts;
+    # only the new master's own answer counts.
+    if master.address != new.address:
+        return None
+    if all(h.enabled and h.live for h in membership.hosts):
+        return membership
+    return None
+
+
+def _wait_settled(master, host_uuid, timeout, failure):
+    def check():
+        return _settled(master, snapshot(master), host_uuid)
+
+    try:
+        return master.wait_for(['pool', 'host', 'host_metrics'], check, timeout,
+                               'pool settled under master %s' % host_uuid)
+    except exception.XapiTimeout as timed_out:
+        raise timed_out from failure
 
 
 def destroy_host(master, host_uuid):
-    """Forget a dead host's record (only when the master reports it offline)."""
-    raise NotImplementedError
+    """Forget a dead host's record (only when the master reports it offline).
+
+    Idempotent: a host already gone is a no-op.
+    Pre: the host's metrics say not live. Post: no record of it on the master.
+
+    XAPI calls: :func:`snapshot` (3), ``host.destroy``.
+
+    :returns: True when destroyed now, False when it was already gone.
+    :raises OperationRefused: it is the master, or the master sees it live
+        (xapi would answer HOST_IS_LIVE).
+    :raises XapiError: xapi refused (e.g. HOST_HAS_RESIDENT_VMS).
+    """
+    membership = snapshot(master)
+    info = membership.host(host_uuid)
+    if info is None:
+        LOG.info('Host %s is not in the pool of %s: nothing to destroy',
+                 host_uuid, master.address)
+        return False
+    if host_uuid == membership.master_uuid:
+        raise exception.OperationRefused('host.destroy', host_uuid,
+                                         'it is the pool master')
+    if info.live:
+        raise exception.OperationRefused(
+            'host.destroy', host_uuid,
+            'the master reports it live: eject it instead, or wait until it '
+            'is offline')
+    LOG.info('Destroying the record of offline host %s', host_uuid)
+    master.call('host.destroy', info.ref)
+    return True
