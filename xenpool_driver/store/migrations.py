@@ -49,7 +49,8 @@ def _v1_initial_schema(conn):
              sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
              sa.Column('name', sa.String(255), nullable=False, unique=True),
              sa.Column('created_at', sa.DateTime(timezone=True),
-                       nullable=False))
+                       nullable=False),
+             sqlite_autoincrement=True)
     sa.Table('aggregate_metadata', meta,
              sa.Column('aggregate_id', sa.Integer,
                        sa.ForeignKey('aggregates.id', ondelete='CASCADE'),

@@ -26,6 +26,9 @@ aggregates = sa.Table(
     sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
     sa.Column('name', sa.String(NAME_LENGTH), nullable=False, unique=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    # NOTE: never reuse an id: an object still held for a deleted aggregate
+    # must get NotFound, not write into a new aggregate that got its id.
+    sqlite_autoincrement=True,
 )
 
 aggregate_metadata = sa.Table(
