@@ -47,6 +47,15 @@ class XapiTimeout(XapiUnavailable):
     """xapi did not answer, or an awaited condition did not happen, in time."""
 
 
+class XapiProtocolError(XapiUnavailable):
+    """Something answered, but not with a valid XAPI response.
+
+    Malformed or oversized XML, an HTTP error page, a struct without
+    ``Status``: no usable answer, so callers treat it like a lost connection
+    (``maybe_applied`` says whether the request had been sent).
+    """
+
+
 class XapiError(XenPoolError):
     """xapi answered with an error.
 

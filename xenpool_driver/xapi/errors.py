@@ -1,0 +1,143 @@
+"""The one place where SDK, HTTP and socket errors become our errors.
+
+:func:`translate` maps whatever the XenAPI SDK, ``xmlrpc.client``,
+``http.client``, ``ssl`` or the socket raised into the
+:mod:`xenpool_driver.exception` hierarchy:
+
+* no (usable) answer -> :class:`~xenpool_driver.exception.XapiUnavailable`
+  (``XapiTimeout`` for timeouts, ``XapiProtocolError`` for garbage), with
+  ``maybe_applied`` telling whether the request may have been executed, and
+  a ``kind`` attribute the retry policies key on;
+* xapi answered an error -> :class:`~xenpool_driver.exception.XapiError`
+  with XAPI's code and params.
+
+Texts pass through the exception constructors, which redact secrets.
+"""
+
+import http.client
+import socket
+import ssl
+import xml.parsers.expat
+import xmlrpc.client
+
+import XenAPI
+
+from xenpool_driver import exception
+from xenpool_driver.xapi import transport
+
+# Kinds of XapiUnavailable (``err.kind``).
+REFUSED = 'refused'      # nothing reached xapi
+RESET = 'reset'          # connection dropped (maybe after sending)
+TIMEOUT = 'timeout'
+TLS = 'tls'              # handshake / certificate verification failed
+NETWORK = 'network'      # unreachable, DNS, other socket errors
+PROTOCOL = 'protocol'    # an answer that is not a valid XAPI response
+
+SESSION_INVALID = 'SESSION_INVALID'
+HOST_IS_SLAVE = 'HOST_IS_SLAVE'
+HOST_STILL_BOOTING = 'HOST_STILL_BOOTING'
+
+
+def _unavailable(cls, kind, host, exc, method, maybe_applied):
+    reason = '%s: %s' % (type(exc).__name__, exc) if str(exc) else \
+        type(exc).__name__
+    err = cls(host, reason, method=method, maybe_applied=maybe_applied)
+    err.kind = kind
+    return err
+
+
+def _raised_by_sdk_parser(exc):
+    """True when ``exc`` was raised inside the SDK's ``_parse_result``."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    return last is not None and last.tb_frame.f_code.co_name == '_parse_result'
+
+
+def _from_fault(fault, method, host, sent):
+    text = fault.faultString or ''
+    if fault.faultCode == 504:
+        # NOTE: the SDK turns ETIMEDOUT during login into Fault 504.
+        return _unavailable(exception.XapiTimeout, TIMEOUT, host, fault,
+                            method, False)
+    if fault.faultCode == 401 or 'SESSION_INVALID' in text or \
+            'valid session' in text:
+        # NOTE: 'Tried 3 times to get a valid session' - the SDK's own
+        # re-login gave up; the session layer re-logs in once itself.
+        return exception.XapiError(SESSION_INVALID, [text], method=method,
+                                   host=host)
+    return _unavailable(exception.XapiProtocolError, PROTOCOL, host, fault,
+                        method, True if sent is None else sent)
+
+
+def translate(exc, method=None, host=None, sent=None):
+    """Return the :mod:`xenpool_driver.exception` error for ``exc``.
+
+    :param exc: the exception raised while calling xapi.
+    :param method: the XAPI method being called (never its arguments).
+    :param host: the URL or address called.
+    :param sent: whether the request bytes reached the socket (from the
+        transport); None when unknown - then inferred from the error type.
+    :returns: a :class:`~xenpool_driver.exception.XenPoolError`, or None
+        when ``exc`` is not a transport/xapi error (a bug: let it through).
+    """
+    if isinstance(exc, exception.XenPoolError):
+        return exc
+    if isinstance(exc, XenAPI.Failure):
+        details = getattr(exc, 'details', None)
+        if isinstance(details, (list, tuple)) and details:
+            return exception.XapiError(details[0], [str(p) for p in details[1:]],
+                                       method=method, host=host)
+        return _unavailable(exception.XapiProtocolError, PROTOCOL, host, exc,
+                            method, True)
+    if isinstance(exc, xmlrpc.client.Fault):
+        return _from_fault(exc, method, host, sent)
+    if isinstance(exc, (transport.ResponseTooLarge,
+                        xml.parsers.expat.ExpatError,
+                        xmlrpc.client.ResponseError,
+                        xmlrpc.client.ProtocolError)):
+        return _unavailable(exception.XapiProtocolError, PROTOCOL, host, exc,
+                            method, True if sent is None else sent)
+    if isinstance(exc, (TypeError, KeyError, IndexError, AttributeError)):
+        # NOTE: the SDK's _parse_result raises TypeError on a non-dict
+        # response (it concatenates the value to a str) and IndexError on an
+        # empty ErrorDescription; anywhere else these are our own bugs.
+        if _raised_by_sdk_parser(exc):
+            return _unavailable(exception.XapiProtocolError, PROTOCOL, host,
+                                exc, method, True)
+        return None
+    if isinstance(exc, ssl.SSLError):
+        # NOTE: SSLError is an OSError: check it before the socket errors.
+        return _unavailable(exception.XapiUnavailable, TLS, host, exc, method,
+                            bool(sent))
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return _unavailable(exception.XapiTimeout, TIMEOUT, host, exc, method,
+                            True if sent is None else sent)
+    if isinstance(exc, ConnectionRefusedError):
+        return _unavailable(exception.XapiUnavailable, REFUSED, host, exc,
+                            method, False)
+    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError,
+                        ConnectionAbortedError, BrokenPipeError)):
+        # NOTE: a drop after the request was sent is the ambiguous case:
+        # xapi may have run the call (re-read reality before repeating).
+        return _unavailable(exception.XapiUnavailable, RESET, host, exc,
+                            method, True if sent is None else sent)
+    if isinstance(exc, http.client.HTTPException):
+        return _unavailable(exception.XapiProtocolError, PROTOCOL, host, exc,
+                            method, True if sent is None else sent)
+    if isinstance(exc, OSError):
+        return _unavailable(exception.XapiUnavailable, NETWORK, host, exc,
+                            method, bool(sent))
+    return None
+
+
+def kind_of(err):
+    """The ``kind`` of an XapiUnavailable (``None`` for other errors)."""
+    return getattr(err, 'kind', None)
+
+
+def is_code(err, *codes):
+    """True when ``err`` is an XapiError with one of ``codes``."""
+    return isinstance(err, exception.XapiError) and err.code in codes
