@@ -365,11 +365,13 @@ def designate_new_master(master, host_uuid, timeout=None):
         raise exception.OperationRefused('pool.designate_new_master', host_uuid,
                                          'it is not a member of the pool')
     if membership.master_uuid == host_uuid:
-        settled = _settled(master, membership, host_uuid)
+        # NOTE: nothing designated by us, so the session may legitimately
+        # reach the master under another name (a host name in the URL).
+        settled = _settled(master, membership, host_uuid, same_address=False)
         if settled is not None:
             LOG.info('Host %s already is the master: nothing to designate', host_uuid)
             return settled
-        return _wait_settled(master, host_uuid, timeout, None)
+        return _wait_settled(master, host_uuid, timeout, None, same_address=False)
     if not (target.enabled and target.live):
         raise exception.OperationRefused('pool.designate_new_master', host_uuid,
                                          'it is not enabled and live')
@@ -408,23 +410,24 @@ def _designated(master, host_uuid):
         return False
 
 
-def _settled(master, membership, host_uuid):
+def _settled(master, membership, host_uuid, same_address=True):
     """``membership`` when it shows a settled pool under ``host_uuid``."""
     new = membership.master
     if membership.master_uuid != host_uuid or new is None:
         return None
     # NOTE: the old master may answer from its stale DB until it restarts;
-    # only the new master's own answer counts.
-    if master.address != new.address:
+    # only the new master's own answer counts. The session reaches it by the
+    # address HOST_IS_SLAVE carried, which is the new master's host.address.
+    if same_address and master.address != new.address:
         return None
     if all(h.enabled and h.live for h in membership.hosts):
         return membership
     return None
 
 
-def _wait_settled(master, host_uuid, timeout, failure):
+def _wait_settled(master, host_uuid, timeout, failure, same_address=True):
     def check():
-        return _settled(master, snapshot(master), host_uuid)
+        return _settled(master, snapshot(master), host_uuid, same_address)
 
     try:
         return master.wait_for(['pool', 'host', 'host_metrics'], check, timeout,

@@ -499,3 +499,13 @@ def test_destroy_host_refuses_a_live_host_or_the_master(master, uuid, record_exc
         pool.destroy_host(master, uuid)
     record_exception_text(err.value)
     assert 'host.destroy' not in calls(master)
+
+
+def test_designate_noop_waits_for_members_whatever_the_session_address(master, master_fake):
+    # A previous designate already flipped the pool; members still restarting.
+    master_fake.set_host('slave', live=False)
+    master.address = 'xcp-master.example'  # reached by name: no address check
+    master.between_events = [lambda: master_fake.set_host('slave', live=True)]
+    m = pool.designate_new_master(master, 'master')
+    assert m.master_uuid == 'master' and m.host('slave').live
+    assert 'pool.designate_new_master' not in calls(master)

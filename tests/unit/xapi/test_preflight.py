@@ -230,7 +230,7 @@ def test_external_auth_service_name_compares_case_insensitively(mocker):
 
 
 def test_joining_myself(mocker):
-    joiner_db, master_db = databases()
+    joiner_db, _master_db = databases()
     found, _, _ = run(mocker, joiner_db, copy.deepcopy(joiner_db))
     assert [(m.code, m.params) for m in found] == [
         ('OPERATION_NOT_ALLOWED', ['Host cannot become slave of itself'])]
