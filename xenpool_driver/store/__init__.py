@@ -7,9 +7,14 @@ Options: :mod:`xenpool_driver.store.conf` (group ``[store]``).
 """
 
 from xenpool_driver.store.api import HostRecord, Store, StoredAggregate
-from xenpool_driver.store.errors import (Conflict, InvalidInput, NotFound,
-                                         SchemaError, StoreError,
-                                         StoreUnavailable)
+from xenpool_driver.store.errors import (
+                                         Conflict,
+                                         InvalidInput,
+                                         NotFound,
+                                         SchemaError,
+                                         StoreError,
+                                         StoreUnavailable,
+)
 
 __all__ = ['Conflict', 'HostRecord', 'InvalidInput', 'NotFound',
            'SchemaError', 'Store', 'StoreError', 'StoreUnavailable',

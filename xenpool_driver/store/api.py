@@ -24,9 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from xenpool_driver.store import engine as store_engine
-from xenpool_driver.store import errors
-from xenpool_driver.store import migrations
-from xenpool_driver.store import models
+from xenpool_driver.store import errors, migrations, models
 
 HostRecord = collections.namedtuple('HostRecord', 'name url uuid')
 HostRecord.__doc__ = """One inventory entry: compute host name, xapi URL, uuid.
@@ -86,7 +84,7 @@ def _check_url(url):
     return url
 
 
-class StoredAggregate(object):
+class StoredAggregate:
     """An aggregate held in a :class:`Store` (the aggregate contract).
 
     The attributes are a snapshot: every method that writes leaves
@@ -230,7 +228,7 @@ def _apply_updates(conn, agg_id, current, updates):
             conn.execute(sa.update(_meta).where(*where).values(value=value))
 
 
-class Store(object):
+class Store:
     """Aggregates and a host inventory in a SQL database.
 
     Safe to share between threads; several processes or services may open

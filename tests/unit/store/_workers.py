@@ -15,7 +15,7 @@ def cas_once(url, name, barrier, results):
             {'operational_state': 'active'},
             {'operational_state': 'changing', 'owner': str(os.getpid())})
         results.put((os.getpid(), won))
-    except BaseException as e:  # NOTE: report, the parent asserts
+    except BaseException as e:  # noqa: BLE001 - NOTE: report, the parent asserts
         results.put((os.getpid(), repr(e)))
     finally:
         s.close()

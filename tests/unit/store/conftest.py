@@ -33,7 +33,7 @@ def pg_admin():
     try:
         with engine.connect() as conn:
             conn.execute(sa.text('SELECT 1'))
-    except Exception as e:  # NOTE: any failure means "no usable server"
+    except Exception as e:  # noqa: BLE001 - NOTE: any failure: no usable server
         engine.dispose()
         reason = 'PostgreSQL at %s is unreachable (%s)' % (
             url.render_as_string(hide_password=True),

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from xenpool_driver import store as store_mod
 from tests.unit.store import _workers
+from xenpool_driver import store as store_mod
 
 THREADS = 20
 
@@ -59,7 +59,7 @@ def test_cas_processes_exactly_one_wins(db_url):
     for p in procs:
         p.join(timeout=60)
     assert sorted(outcome.values(), key=str) == [False, True], outcome
-    winner = [pid for pid, won in outcome.items() if won is True][0]
+    winner = next(pid for pid, won in outcome.items() if won is True)
     with store_mod.Store(db_url) as s:
         assert s.get_aggregate('pool').metadata == {
             'operational_state': 'changing', 'owner': str(winner)}

@@ -1,0 +1,91 @@
+"""Versioned schema: created on first use, upgraded step by step."""
+
+import pytest
+import sqlalchemy as sa
+
+from xenpool_driver import store as store_mod
+from xenpool_driver.store import engine as store_engine
+from xenpool_driver.store import migrations, models
+
+
+@pytest.fixture
+def engine(db_url):
+    e = store_engine.create_engine(db_url)
+    yield e
+    e.dispose()
+
+
+def _versions(engine):
+    with engine.connect() as conn:
+        return [r.version for r in conn.execute(sa.text(
+            'SELECT version FROM schema_version ORDER BY version'))]
+
+
+def _add_note_column(conn):
+    conn.execute(sa.text('ALTER TABLE aggregates ADD COLUMN note TEXT'))
+
+
+STEP_2 = migrations.Step(2, 'test: aggregates.note', _add_note_column)
+
+
+def test_first_use_creates_current_schema(store, engine):
+    assert store.schema_version() == migrations.CURRENT_VERSION == 1
+    assert _versions(engine) == [1]
+
+
+def test_upgrade_from_empty_v0_database(engine):
+    with engine.connect() as conn:
+        assert migrations.current_version(conn) == 0
+    assert migrations.upgrade(engine) == (0, 1)
+    assert migrations.upgrade(engine) == (1, 1)  # nothing left to do
+    assert _versions(engine) == [1]
+
+
+def test_upgrade_runs_a_newer_step_once_and_keeps_data(db_url, engine):
+    with store_mod.Store(db_url) as s:
+        s.create_aggregate('pool', {'k': 'v'})
+    assert migrations.upgrade(engine, migrations.STEPS + (STEP_2,)) == (1, 2)
+    assert migrations.upgrade(engine, migrations.STEPS + (STEP_2,)) == (2, 2)
+    assert _versions(engine) == [1, 2]
+    columns = {c['name'] for c in sa.inspect(engine).get_columns('aggregates')}
+    assert 'note' in columns
+    with engine.connect() as conn:
+        assert conn.execute(sa.text('SELECT name FROM aggregates')
+                            ).scalar_one() == 'pool'
+
+
+def test_failed_step_leaves_database_unchanged(db_url, engine):
+    store_mod.Store(db_url).close()
+
+    def half_done(conn):
+        conn.execute(sa.text('CREATE TABLE half_done (x INTEGER)'))
+        raise RuntimeError('step failed')
+
+    with pytest.raises(RuntimeError):
+        migrations.upgrade(engine, migrations.STEPS + (
+            migrations.Step(2, 'broken', half_done),))
+    assert _versions(engine) == [1]
+    assert not sa.inspect(engine).has_table('half_done')
+
+
+def test_newer_database_is_refused(db_url, engine):
+    migrations.upgrade(engine, migrations.STEPS + (STEP_2,))
+    with pytest.raises(store_mod.SchemaError, match='version 2 .* up to 1'):
+        store_mod.Store(db_url)
+
+
+def test_misnumbered_steps_are_refused(engine):
+    with pytest.raises(store_mod.SchemaError, match='numbered'):
+        migrations.upgrade(engine, (STEP_2,))
+    with engine.connect() as conn:
+        assert migrations.current_version(conn) == 0
+
+
+def test_migrations_produce_the_models(store, engine):
+    """The frozen steps and the models describe the same schema."""
+    inspector = sa.inspect(engine)
+    for table in models.metadata.sorted_tables:
+        columns = {c['name'] for c in inspector.get_columns(table.name)}
+        assert columns == set(table.columns.keys()), table.name
+        pk = inspector.get_pk_constraint(table.name)['constrained_columns']
+        assert set(pk) == {c.name for c in table.primary_key}, table.name
