@@ -1,7 +1,5 @@
 """XAPI session layer over the XenAPI SDK.
 
-INTERFACE CONTRACT (bodies are being implemented; signatures are fixed).
-
 A :class:`XapiSession` is a thread-safe handle on one xapi endpoint (one
 host URL, following HOST_IS_SLAVE redirects to the master). Internally it
 keeps a bounded pool of SDK ``XenAPI.Session`` objects (size
@@ -9,9 +7,65 @@ keeps a bounded pool of SDK ``XenAPI.Session`` objects (size
 call timeouts and the TLS settings. Every XAPI call goes through
 :meth:`XapiSession.call`, the one place where SDK/transport errors are
 translated into :mod:`xenpool_driver.exception` errors and secrets redacted.
+
+Collaborators (modules of one concept):
+
+* :mod:`.transport` - socket timeouts, TLS, response bounds, wire counting;
+* :mod:`.errors` - the translation of SDK/socket errors;
+* :mod:`.retry` - the named retry policies (what is safe to repeat);
+* :mod:`.tasks` - awaiting ``Async.*`` tasks through ``event.from``.
 """
 
+import collections
+import contextlib
 import dataclasses
+import functools
+import threading
+import time
+import urllib.parse
+
+import XenAPI
+from oslo_log import log as logging
+
+from xenpool_driver import exception
+from xenpool_driver import redaction
+from xenpool_driver.xapi import errors
+from xenpool_driver.xapi import retry
+from xenpool_driver.xapi import tasks
+from xenpool_driver.xapi import transport as xtransport
+
+LOG = logging.getLogger(__name__)
+
+#: Most HOST_IS_SLAVE hops followed for one call (a pool has one master:
+#: more than one hop only happens while the master moves).
+MAX_REDIRECTS = 3
+
+#: API version and originator sent at login.
+API_VERSION = '2.0'
+ORIGINATOR = 'xenpool_driver'
+
+LOGIN = 'session.login_with_password'
+LOGOUT = 'session.logout'
+EVENT_FROM = 'event.from'
+
+# NOTE: attribute paths under ``sdk.xenapi`` where they differ from the wire
+# name: login must go through the SDK's intercepted ``login*`` path (it
+# stores the credentials for its transparent re-login; the
+# ``xenapi.session.login_with_password`` path would send a None session),
+# and ``from`` is a Python keyword.
+_SDK_PATH = {
+    LOGIN: 'login_with_password',
+    EVENT_FROM: 'event_from',
+}
+
+# NOTE: the SDK sends event.from as its alias event_from; count one name.
+_WIRE_ALIASES = {'event_from': EVENT_FROM}
+
+#: Errors after which :meth:`XapiSession.wait_for` reconnects and re-reads
+#: (an xapi restart, or the master moving).
+_RESTART_CODES = (errors.SESSION_INVALID, errors.HOST_STILL_BOOTING,
+                  errors.HOST_IS_SLAVE, 'EVENT_FROM_TOKEN_PARSE_FAILURE',
+                  'EVENTS_LOST')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,10 +93,24 @@ class SessionSettings:
     task_timeout: float = 900.0
     live_timeout: float = 600.0
 
+    def __post_init__(self):
+        # NOTE: the one choke point: from here on, every exception text and
+        # redacted log line masks this password.
+        redaction.register_secret(self.password)
+
     @classmethod
     def from_conf(cls, conf):
         """Build from an oslo.config ``ConfigOpts`` with ``[xenserver]`` registered."""
-        raise NotImplementedError
+        group = conf.xenserver
+        return cls(username=group.connection_username,
+                   password=group.connection_password or '',
+                   login_timeout=group.login_timeout,
+                   call_timeout=group.call_timeout,
+                   concurrent=group.connection_concurrent,
+                   ca_file=group.ca_file,
+                   insecure=group.insecure,
+                   task_timeout=group.task_timeout,
+                   live_timeout=group.live_timeout)
 
 
 def url_for_address(template_url, address):
@@ -50,9 +118,50 @@ def url_for_address(template_url, address):
 
     Scheme, port and path are kept: ``url_for_address('https://10.0.0.1:8443',
     '10.0.0.2') == 'https://10.0.0.2:8443'``. Used to reach a master from the
-    address recorded in metadata or carried by HOST_IS_SLAVE.
+    address recorded in metadata or carried by HOST_IS_SLAVE. IPv6 addresses
+    are bracketed (``https://[fd00::2]:8443``); user info is never kept.
     """
-    raise NotImplementedError
+    parts = urllib.parse.urlsplit(template_url)
+    host = address.strip().strip('[]')
+    if ':' in host:
+        host = '[%s]' % host
+    netloc = host if parts.port is None else '%s:%d' % (host, parts.port)
+    return urllib.parse.urlunsplit((parts.scheme or 'https', netloc,
+                                    parts.path, parts.query, parts.fragment))
+
+
+def _default_factory(url, transport):
+    return XenAPI.Session(url, transport=transport)
+
+
+class _Redirect(Exception):
+    """HOST_IS_SLAVE: the master is at ``address``."""
+
+    def __init__(self, address, error):
+        super().__init__(address)
+        self.address = address
+        self.error = error
+
+
+class _LoginFailed(Exception):
+    """Login failed after its own retries: the call's policy must not retry."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Slot(object):
+    """One pooled SDK session, with its transport."""
+
+    __slots__ = ('sdk', 'transport', 'generation', 'url', 'logged_in')
+
+    def __init__(self, sdk, transport, generation, url):
+        self.sdk = sdk
+        self.transport = transport
+        self.generation = generation
+        self.url = url
+        self.logged_in = False
 
 
 class XapiSession(object):
@@ -65,10 +174,9 @@ class XapiSession(object):
     :param clock: injectable monotonic clock.
     :param session_factory: builds an SDK session: ``factory(url, transport)``;
         defaults to ``XenAPI.Session``.
+    :raises OSError/ssl.SSLError: ``settings.ca_file`` cannot be loaded
+        (https URLs only).
     """
-
-    def __init__(self, url, settings, sleep=None, clock=None, session_factory=None):
-        raise NotImplementedError
 
     #: URL currently used (after following redirects).
     url = None
@@ -76,15 +184,179 @@ class XapiSession(object):
     #: The :class:`SessionSettings` this handle was built with.
     settings = None
 
+    def __init__(self, url, settings, sleep=None, clock=None, session_factory=None):
+        self.url = url
+        self.settings = settings
+        self._sleep = sleep or time.sleep
+        self._clock = clock or time.monotonic
+        self._factory = session_factory or _default_factory
+        self._lock = threading.Lock()
+        # NOTE: the SDK session is not thread-safe (one HTTP connection):
+        # one SDK session per concurrent call, at most ``concurrent`` of them.
+        self._slots = threading.BoundedSemaphore(settings.concurrent)
+        self._idle = []
+        self._generation = 0
+        self._closed = False
+        self._counts = collections.Counter()
+        self._ssl_context = None
+        if url.lower().startswith('https:'):
+            self._ssl_context = xtransport.make_ssl_context(
+                settings.ca_file, settings.insecure)
+
+    def __repr__(self):
+        return '<XapiSession %s>' % self.url
+
     @property
     def address(self):
         """Host part of :attr:`url` (what xapi calls ``host.address``)."""
-        raise NotImplementedError
+        return urllib.parse.urlsplit(self.url).hostname
 
     @property
     def call_counts(self):
-        """``collections.Counter`` of XAPI method name -> calls made (wire calls)."""
-        raise NotImplementedError
+        """``collections.Counter`` of XAPI method name -> calls made (wire calls).
+
+        Counts every request sent, including logins, ``event.from``, task
+        reads and the SDK's own hidden re-logins (seen by the transport). A
+        copy: subtract two readings to count one operation's round trips.
+        """
+        with self._lock:
+            return collections.Counter(self._counts)
+
+    # -- the pool of SDK sessions ------------------------------------------
+
+    def _new_slot(self, url, generation):
+        transport = xtransport.make_transport(
+            url, self.settings.login_timeout, context=self._ssl_context)
+        return _Slot(self._factory(url, transport), transport, generation, url)
+
+    @contextlib.contextmanager
+    def _checkout(self):
+        """Borrow one SDK session (blocks while ``concurrent`` are busy)."""
+        if self._closed:
+            raise exception.XapiUnavailable(self.url, 'session handle closed')
+        self._slots.acquire()
+        slot = None
+        try:
+            with self._lock:
+                if self._idle:
+                    slot = self._idle.pop()
+                generation, url = self._generation, self.url
+            if slot is None:
+                slot = self._new_slot(url, generation)
+            yield slot
+        finally:
+            if slot is not None:
+                self._checkin(slot)
+            self._slots.release()
+
+    def _checkin(self, slot):
+        with self._lock:
+            keep = not self._closed and slot.generation == self._generation
+            if keep:
+                self._idle.append(slot)
+        if not keep and self._closed:
+            self._logout(slot)
+        # NOTE: a slot of an older generation points at a host that is no
+        # longer the master (it restarted as a slave: its sessions are gone);
+        # it is simply dropped.
+
+    def _repoint(self, address):
+        """Re-point the whole handle at ``address`` (the master)."""
+        with self._lock:
+            new_url = url_for_address(self.url, address)
+            if new_url == self.url:
+                return
+            LOG.info('xapi at %s is a pool member; following HOST_IS_SLAVE '
+                     'to the master at %s', self.url, new_url)
+            self.url = new_url
+            self._generation += 1
+            self._idle = []
+
+    # -- one wire call -------------------------------------------------------
+
+    def _count(self, slot, method):
+        names = [_WIRE_ALIASES.get(n, n)
+                 for n in slot.transport.wire_methods] or [method]
+        with self._lock:
+            self._counts.update(names)
+
+    def _send(self, slot, method, args, timeout):
+        """Send one call on ``slot``; translate every failure.
+
+        NOTE: only the method name is ever logged or put in an error - the
+        arguments of login and pool.join* carry passwords.
+        """
+        reuse = method in (LOGIN, LOGOUT) or retry.is_read_only(method)
+        slot.transport.prepare(timeout, reuse_connection=reuse)
+        path = _SDK_PATH.get(method, method).split('.')
+        LOG.debug('XAPI %s on %s', method, slot.url)
+        try:
+            return functools.reduce(getattr, path, slot.sdk.xenapi)(*args)
+        except Exception as exc:
+            err = errors.translate(exc, method, slot.url,
+                                   slot.transport.request_sent)
+            if err is None:
+                raise
+            if errors.is_code(err, errors.HOST_IS_SLAVE) and err.params:
+                raise _Redirect(err.params[0], err) from None
+            raise err from None
+        finally:
+            self._count(slot, method)
+
+    def _login(self, slot):
+        """Log ``slot`` in (lazily), under the ``LOGIN`` retry policy."""
+        if slot.logged_in:
+            return
+        settings = self.settings
+        args = (settings.username, settings.password, API_VERSION, ORIGINATOR)
+        try:
+            retry.LOGIN.call(
+                lambda: self._send(slot, LOGIN, args, settings.login_timeout),
+                settings, self._sleep, self._clock)
+        except exception.XenPoolError as err:
+            raise _LoginFailed(err) from None
+        slot.logged_in = True
+
+    def _invoke(self, slot, method, args, timeout):
+        self._login(slot)
+        try:
+            return self._send(slot, method, args, timeout)
+        except exception.XapiError as err:
+            if err.code != errors.SESSION_INVALID:
+                raise
+            # NOTE: the SDK re-logs in by itself on SESSION_INVALID (3 tries);
+            # it only gets here when it gave up: re-login once ourselves. A
+            # call refused with SESSION_INVALID was not executed.
+            LOG.info('Session on %s invalid; logging in again', slot.url)
+            slot.logged_in = False
+            self._login(slot)
+            return self._send(slot, method, args, timeout)
+
+    def _call(self, method, args, timeout):
+        policy = retry.policy_for(method)
+
+        def once():
+            with self._checkout() as slot:
+                return self._invoke(slot, method, args, timeout)
+
+        visited = set()
+        for hop in range(MAX_REDIRECTS + 1):
+            visited.add(self.address)
+            try:
+                return policy.call(once, self.settings, self._sleep,
+                                   self._clock)
+            except _LoginFailed as failed:
+                raise failed.error from None
+            except _Redirect as redirect:
+                target = redirect.address.strip().strip('[]')
+                if hop == MAX_REDIRECTS or target in visited:
+                    LOG.warning('Not following HOST_IS_SLAVE from %s to %s '
+                                '(hop %d, seen %s)', self.url, target, hop + 1,
+                                sorted(visited))
+                    raise redirect.error from None
+                self._repoint(target)
+
+    # -- public verbs -----------------------------------------------------
 
     def call(self, method, *args):
         """Call ``method`` (e.g. ``"pool.get_all"``) with the session prepended.
@@ -98,16 +370,36 @@ class XapiSession(object):
         :raises XapiUnavailable: no xapi answered (``maybe_applied`` set when
             the request may have been sent before the connection dropped).
         :raises XapiTimeout: the socket timed out.
+        :raises XapiProtocolError: something answered, but not valid XAPI
+            (malformed, oversized, an HTTP error page).
         :raises XapiError: xapi answered an error (code, params, method, host).
         """
-        raise NotImplementedError
+        if method == EVENT_FROM or method == 'event_from':
+            return self.event_from(*args)
+        return self._call(method, args, self.settings.call_timeout)
+
+    def event_from(self, classes, token, timeout):
+        """``event.from(classes, token, timeout)``: block until events.
+
+        The socket is given ``call_timeout + timeout`` seconds.
+
+        :param classes: e.g. ``["host"]`` or ``["task/OpaqueRef:..."]``.
+        :param token: ``""`` for "current state + token", or a token.
+        :param timeout: seconds xapi may wait for an event (sent as float).
+        :returns: ``{"events": [...], "token": ..., "valid_ref_counts": ...}``.
+        :raises: as :meth:`call`.
+        """
+        timeout = float(timeout)
+        return self._call(EVENT_FROM, (list(classes), token, timeout),
+                          self.settings.call_timeout + timeout)
 
     def call_async(self, method, *args, timeout=None, on_progress=None):
         """Run ``Async.<method>`` and await the task through ``event.from``.
 
         The event token is taken before the first read of the task. On timeout
         the task is cancelled (``task.cancel``) and :class:`XapiTimeout` raised.
-        The task is destroyed once read.
+        The task is destroyed once read. ``Async.<method>`` itself is never
+        retried.
 
         :param timeout: seconds (default: settings.task_timeout).
         :param on_progress: called with the task's progress (0.0..1.0) as it
@@ -116,8 +408,17 @@ class XapiSession(object):
         :raises XapiError: the task failed: XAPI's code and params from
             ``error_info`` (``TASK_CANCELLED`` when cancelled).
         :raises XapiTimeout: the task did not finish in time (it was cancelled).
+        :raises XapiUnavailable: xapi was lost while the task ran (it
+            restarted, or the connection dropped): the outcome is unknown,
+            ``maybe_applied=True``.
         """
-        raise NotImplementedError
+        if timeout is None:
+            timeout = self.settings.task_timeout
+        deadline = self._clock() + timeout
+        task_ref = self._call('Async.' + method, args,
+                              self.settings.call_timeout)
+        return tasks.await_task(self, task_ref, method, deadline, self._clock,
+                                on_progress)
 
     def wait_for(self, classes, check, timeout, what):
         """Wait, driven by ``event.from``, until ``check()`` returns non-None.
@@ -134,12 +435,73 @@ class XapiSession(object):
         :param what: description for the timeout error.
         :returns: what ``check()`` returned.
         :raises XapiTimeout: not reached within ``timeout``.
+        :raises XapiError: ``check()`` or xapi raised a non-restart error.
+        :raises XapiProtocolError: a non-XAPI answer (not retried).
         """
-        raise NotImplementedError
+        deadline = self._clock() + timeout
+        token = None
+        failures = 0
+        last = None
+        while True:
+            try:
+                if token is None:
+                    # NOTE: token first, then read: nothing can change unseen
+                    # between check() and the next event.from.
+                    token = self.event_from(classes, '', 0.0)['token']
+                result = check()
+                if result is not None:
+                    return result
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    break
+                token = self.event_from(
+                    classes, token,
+                    min(remaining, tasks.EVENT_WAIT_SLICE))['token']
+                failures = 0
+            except exception.XenPoolError as err:
+                if not self._is_restart(err):
+                    raise
+                LOG.info('Waiting for %s on %s: xapi not ready (%s); '
+                         'reconnecting', what, self.url, err)
+                last, token = err, None
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    break
+                self._sleep(min(0.5 * 2 ** min(failures, 4), remaining))
+                failures += 1
+        reason = 'timed out after %.1fs waiting for %s' % (timeout, what)
+        if last is not None:
+            reason += ' (last error: %s)' % last
+        err = exception.XapiTimeout(self.url, reason)
+        err.kind = errors.TIMEOUT
+        raise err
+
+    @staticmethod
+    def _is_restart(err):
+        if isinstance(err, exception.XapiProtocolError):
+            return False
+        if isinstance(err, exception.XapiUnavailable):
+            return errors.kind_of(err) != errors.TLS
+        return errors.is_code(err, *_RESTART_CODES)
+
+    def _logout(self, slot):
+        if not slot.logged_in:
+            return
+        try:
+            self._send(slot, LOGOUT, (), self.settings.login_timeout)
+        except (exception.XenPoolError, _Redirect) as exc:
+            LOG.debug('Logout from %s failed: %s', slot.url, exc)
+        finally:
+            slot.logged_in = False
+            slot.transport.close()
 
     def close(self):
         """Log out every pooled SDK session; the handle may not be used after."""
-        raise NotImplementedError
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for slot in idle:
+            self._logout(slot)
 
 
 class Connector(object):
@@ -149,12 +511,24 @@ class Connector(object):
     """
 
     def __init__(self, settings, sleep=None, clock=None, session_factory=None):
-        raise NotImplementedError
+        self.settings = settings
+        self._kwargs = dict(sleep=sleep, clock=clock,
+                            session_factory=session_factory)
+        self._lock = threading.Lock()
+        self._sessions = {}
 
     def get(self, url):
         """Return the cached :class:`XapiSession` for ``url`` (created on demand)."""
-        raise NotImplementedError
+        with self._lock:
+            session = self._sessions.get(url)
+            if session is None:
+                session = XapiSession(url, self.settings, **self._kwargs)
+                self._sessions[url] = session
+            return session
 
     def close(self):
         """Close every session handed out."""
-        raise NotImplementedError
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()

@@ -1,0 +1,185 @@
+"""Awaiting XAPI tasks through ``event.from`` (never sleep-polling).
+
+The sequence (see xapi-reference.md 3.4/3.5):
+
+1. ``event.from(["task/<ref>"], "", 0.0)`` returns the task's current record
+   *and* a token: the token is therefore taken before the first read, so no
+   change between read and wait can be missed;
+2. while the task is ``pending``, ``event.from(classes, token, remaining)``
+   blocks until it changes (completion is seen within milliseconds);
+3. ``success`` -> the ``result`` XML-RPC fragment is decoded; ``failure`` ->
+   :class:`~xenpool_driver.exception.XapiError` from ``error_info``;
+   ``cancelled`` -> ``TASK_CANCELLED``; out of time -> ``task.cancel`` and
+   :class:`~xenpool_driver.exception.XapiTimeout`;
+4. the task is destroyed (best effort) once read.
+
+Tasks vanish when xapi restarts: a task that disappears, or a connection
+lost while waiting, means the outcome is unknown -> ``XapiUnavailable`` with
+``maybe_applied=True`` (the caller re-reads reality).
+"""
+
+import xmlrpc.client
+
+from oslo_log import log as logging
+
+from xenpool_driver import exception
+from xenpool_driver.xapi import errors
+
+LOG = logging.getLogger(__name__)
+
+#: Longest single ``event.from`` wait (seconds); the loop re-arms it.
+EVENT_WAIT_SLICE = 30.0
+
+PENDING = ('pending', 'cancelling')
+
+# NOTE: after an xapi restart the task, the session or the token no longer
+# exist; each of these means "the task is lost", not "the task failed".
+_LOST_CODES = ('HANDLE_INVALID', 'SESSION_INVALID',
+               'EVENT_FROM_TOKEN_PARSE_FAILURE', 'EVENTS_LOST')
+
+_DELETED = object()
+
+
+class _Deadline(Exception):
+    pass
+
+
+def decode_result(fragment, host=None):
+    """Decode a task's ``result`` (an XML-RPC ``<value>`` fragment).
+
+    ``"<value>OpaqueRef:x</value>"`` -> ``"OpaqueRef:x"``;
+    ``"<value></value>"`` or ``""`` (void) -> ``""``.
+
+    :raises XapiProtocolError: the fragment is not valid XML-RPC.
+    """
+    if not fragment or not fragment.strip():
+        return ''
+    doc = ('<?xml version="1.0"?><methodResponse><params><param>%s'
+           '</param></params></methodResponse>' % fragment)
+    try:
+        return xmlrpc.client.loads(doc)[0][0]
+    except Exception as exc:  # NOTE: expat, ResponseError, ValueError...
+        err = exception.XapiProtocolError(
+            host, 'undecodable task result: %s: %s' % (type(exc).__name__, exc),
+            maybe_applied=True)
+        err.kind = errors.PROTOCOL
+        raise err from None
+
+
+def _latest(batch, task_ref):
+    """The newest snapshot of ``task_ref`` in an event batch (or None)."""
+    found = None
+    for event in batch.get('events') or ():
+        if event.get('ref') != task_ref:
+            continue
+        if event.get('operation') == 'del':
+            found = _DELETED
+        elif 'snapshot' in event:
+            found = event['snapshot']
+    return found
+
+
+def _progress(record):
+    try:
+        return float(record.get('progress', 0.0))
+    except (TypeError, ValueError):
+        return None
+
+
+def _wait(xs, task_ref, deadline, clock, on_progress):
+    classes = ['task/%s' % task_ref]
+    batch = xs.event_from(classes, '', 0.0)
+    token = batch['token']
+    record = _latest(batch, task_ref)
+    if record is None:
+        # NOTE: the token is already held, so reading now misses nothing.
+        record = xs.call('task.get_record', task_ref)
+    reported = None
+    while True:
+        if record is _DELETED:
+            raise exception.XapiError('HANDLE_INVALID', ['task', task_ref],
+                                      method='event.from', host=xs.url)
+        progress = _progress(record)
+        if on_progress is not None and progress is not None and \
+                progress != reported:
+            reported = progress
+            on_progress(progress)
+        if record.get('status') not in PENDING:
+            return record
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise _Deadline()
+        batch = xs.event_from(classes, token,
+                              float(min(remaining, EVENT_WAIT_SLICE)))
+        token = batch['token']
+        record = _latest(batch, task_ref) or record
+
+
+def _best_effort(xs, method, task_ref):
+    try:
+        xs.call(method, task_ref)
+    except exception.XenPoolError as exc:
+        LOG.debug('%s of task %s failed: %s', method, task_ref, exc)
+
+
+def outcome(record, task_ref, method, host):
+    """The decoded result of a finished task record, or its error.
+
+    :raises XapiError: status ``failure`` (code/params from ``error_info``)
+        or ``cancelled`` (``TASK_CANCELLED [task]``).
+    """
+    status = record.get('status')
+    if status == 'success':
+        return decode_result(record.get('result', ''), host)
+    info = list(record.get('error_info') or ())
+    if status == 'cancelled' and not info:
+        info = ['TASK_CANCELLED', task_ref]
+    if not info:
+        info = ['INTERNAL_ERROR', 'task %s ended %s' % (task_ref, status)]
+    raise exception.XapiError(info[0], info[1:], method=method, host=host)
+
+
+def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
+    """Wait for ``task_ref`` (made by ``Async.<method>``) and return its result.
+
+    :param xs: the :class:`~xenpool_driver.xapi.session.XapiSession` that
+        created the task.
+    :param method: the synchronous method name (for errors), e.g.
+        ``pool.join``.
+    :param deadline: value of ``clock()`` at which to give up.
+    :param on_progress: called with progress 0.0..1.0 when it changes.
+    :returns: the decoded task result.
+    :raises XapiError: the task failed or was cancelled.
+    :raises XapiTimeout: out of time; the task was cancelled
+        (``maybe_applied=True``).
+    :raises XapiUnavailable: xapi was lost while waiting (``maybe_applied``).
+    """
+    try:
+        record = _wait(xs, task_ref, deadline, clock, on_progress)
+    except _Deadline:
+        LOG.warning('Task %s (%s) did not finish in time; cancelling',
+                    task_ref, method)
+        _best_effort(xs, 'task.cancel', task_ref)
+        _best_effort(xs, 'task.destroy', task_ref)
+        err = exception.XapiTimeout(
+            xs.url, 'task %s did not finish in time (cancelled)' % task_ref,
+            method=method, maybe_applied=True)
+        err.kind = errors.TIMEOUT
+        raise err from None
+    except exception.XapiUnavailable as exc:
+        err = type(exc)(xs.url, 'lost while waiting for task %s: %s'
+                        % (task_ref, exc.reason), method=method,
+                        maybe_applied=True)
+        err.kind = errors.kind_of(exc)
+        raise err from None
+    except exception.XapiError as exc:
+        if exc.code not in _LOST_CODES:
+            raise
+        err = exception.XapiUnavailable(
+            xs.url, 'task %s lost (xapi restarted?): %s %s'
+            % (task_ref, exc.code, exc.params), method=method,
+            maybe_applied=True)
+        err.kind = errors.RESET
+        raise err from None
+    _best_effort(xs, 'task.destroy', task_ref)
+    return outcome(record, task_ref, method, xs.url)
