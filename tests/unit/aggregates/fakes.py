@@ -54,3 +54,115 @@ class FakeAtomicAggregate(FakeAggregate):
                 return False
         self.update_metadata(updates)
         return True
+
+
+# -- XAPI side: autospec'd pool operations and sessions ----------------------
+
+import pytest  # noqa: E402
+from oslo_config import cfg  # noqa: E402
+from unittest import mock  # noqa: E402
+
+from tests import passwords  # noqa: E402
+from xenpool_driver import conf as xenpool_conf  # noqa: E402
+from xenpool_driver.xapi import pool  # noqa: E402
+from xenpool_driver.xapi import session as xsession  # noqa: E402
+
+OWN_URL = 'https://192.0.2.1'
+POOL_OPS = ('snapshot', 'this_host', 'init_pool', 'clear_pool', 'preflight',
+            'join', 'wait_until_live', 'eject', 'designate_new_master',
+            'destroy_host')
+
+UUID = {
+    'c1': '11111111-1111-1111-1111-111111111111',
+    'c2': '22222222-2222-2222-2222-222222222222',
+    'c3': '33333333-3333-3333-3333-333333333333',
+}
+ADDR = {'c1': '192.0.2.1', 'c2': '192.0.2.2', 'c3': '192.0.2.3'}
+
+
+def make_conf(**overrides):
+    """A private ConfigOpts with [xenserver] registered and test values."""
+    conf = cfg.ConfigOpts()
+    # NOTE: a fresh OptGroup per ConfigOpts: oslo.config keeps overrides on
+    # the group object, so sharing the module's group would leak them.
+    conf.register_group(cfg.OptGroup(xenpool_conf.xenserver_group.name))
+    conf.register_opts(copy.deepcopy(xenpool_conf.xenserver_opts),
+                       group=xenpool_conf.xenserver_group.name)
+    conf([], project='xenpool_driver_tests', default_config_files=[])
+    values = dict(connection_url=OWN_URL, connection_username='root',
+                  connection_password=passwords.PASSWORD)
+    values.update(overrides)
+    for name, value in values.items():
+        conf.set_override(name, value, group='xenserver')
+    return conf
+
+
+def host_info(name, live=True, enabled=True):
+    return pool.HostInfo(ref='OpaqueRef:%s' % name, uuid=UUID[name],
+                         name_label=name, address=ADDR[name],
+                         enabled=enabled, live=live)
+
+
+def membership(*names, master=None, name_label='pool-a', **health):
+    hosts = tuple(host_info(n, **health.get(n, {})) for n in names)
+    return pool.Membership(pool_ref='OpaqueRef:pool', pool_uuid='pool-uuid',
+                           name_label=name_label,
+                           master_uuid=UUID[master or names[0]], hosts=hosts)
+
+
+class Xapi(object):
+    """Every pool operation patched with autospec, plus sessions per URL.
+
+    :ivar ops: name -> autospec'd mock of ``xenpool_driver.xapi.pool.<name>``.
+    :ivar calls: ordered ``(op name, url of first session arg)`` log.
+    :ivar sessions: url -> autospec'd XapiSession.
+    """
+
+    def __init__(self, mocker):
+        self.sessions = {}
+        self.ops = {}
+        self.manager = mock.Mock()
+        for name in POOL_OPS:
+            op = mocker.patch.object(pool, name, autospec=True)
+            self.ops[name] = op
+            self.manager.attach_mock(op, name)
+        self.connector = mocker.create_autospec(xsession.Connector,
+                                                instance=True)
+        self.connector.get.side_effect = self.session
+
+    @property
+    def calls(self):
+        """Ordered ``(op name, url of the session it ran on)``."""
+        return [(name, getattr(args[0], 'url', None))
+                for name, args, _ in self.manager.mock_calls]
+
+    def on(self, name, func):
+        """Run ``func(*args, **kwargs)`` as op ``name`` (its result returned)."""
+        self.ops[name].side_effect = func
+
+    def session(self, url):
+        if url not in self.sessions:
+            s = mock.create_autospec(xsession.XapiSession, instance=True)
+            s.url = url
+            s.address = url.split('//', 1)[1].split(':')[0].split('/')[0]
+            self.sessions[url] = s
+        return self.sessions[url]
+
+    def url(self, name):
+        return 'https://%s' % ADDR[name]
+
+    @property
+    def names(self):
+        return [name for name, _ in self.calls]
+
+
+@pytest.fixture
+def xapi(mocker):
+    mocker.patch.object(xsession, 'url_for_address', autospec=True,
+                        side_effect=lambda url, addr: 'https://%s' % addr)
+    return Xapi(mocker)
+
+
+@pytest.fixture
+def conf():
+    return make_conf()
