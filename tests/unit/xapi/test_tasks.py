@@ -1,0 +1,236 @@
+"""call_async and wait_for: event.from driven, token before the first read."""
+
+import pytest
+import XenAPI
+
+from tests import passwords
+from tests.unit.xapi.test_session import A, Clock, FakeXapi, settings
+from xenpool_driver import exception
+from xenpool_driver.xapi import tasks
+from xenpool_driver.xapi.session import XapiSession
+
+TASK = 'OpaqueRef:task-1'
+
+
+def task(status='pending', progress=0.0, result='', error_info=()):
+    return {'uuid': 'u', 'status': status, 'progress': progress,
+            'result': result, 'error_info': list(error_info)}
+
+
+def batch(token, *records, op='mod'):
+    return {'token': token, 'valid_ref_counts': {'task': 1},
+            'events': [{'id': token, 'class': 'task', 'operation': op,
+                        'ref': TASK, 'snapshot': r} for r in records]}
+
+
+@pytest.fixture
+def fake():
+    f = FakeXapi()
+    f.on('Async.pool.join', TASK)
+    f.on('task.destroy', '')
+    f.on('task.cancel', '')
+    return f
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def xs(fake, clock):
+    return XapiSession(A, settings(task_timeout=100.0, live_timeout=50.0),
+                       sleep=clock.sleep, clock=clock,
+                       session_factory=fake.factory)
+
+
+@pytest.mark.parametrize('fragment, value', [
+    ('<value>OpaqueRef:abc</value>', 'OpaqueRef:abc'),
+    ('<value></value>', ''),
+    ('', ''),
+    ('<value><string>x</string></value>', 'x'),
+    ('<value><array><data><value>a</value></data></array></value>', ['a']),
+])
+def test_decode_result(fragment, value):
+    assert tasks.decode_result(fragment) == value
+
+
+@pytest.mark.parametrize('fragment', ['<value>', '<bogus/>'])
+def test_decode_garbage_is_protocol_error(fragment):
+    with pytest.raises(exception.XapiProtocolError):
+        tasks.decode_result(fragment)
+
+
+def test_success_token_first_progress_and_result(fake, xs):
+    fake.on('event_from',
+            batch('t1', task(progress=0.0), op='add'),
+            batch('t2', task(progress=0.5)),
+            batch('t3', task('success', 1.0, '<value>OpaqueRef:new</value>')))
+    seen = []
+    result = xs.call_async('pool.join', '192.0.2.1', 'root', passwords.PASSWORD,
+                           on_progress=seen.append)
+    assert result == 'OpaqueRef:new'
+    assert seen == [0.0, 0.5, 1.0]
+    events = [c for c in fake.calls if c[1] == 'event_from']
+    # the token is taken before the first read of the task (the first
+    # event.from *is* the first read), then the loop waits on that token.
+    assert fake.methods()[:3] == ['login_with_password', 'Async.pool.join',
+                                  'event_from']
+    assert [e[2][:2] for e in events] == [
+        (['task/' + TASK], ''), (['task/' + TASK], 't1'),
+        (['task/' + TASK], 't2')]
+    assert events[0][2][2] == 0.0
+    assert all(isinstance(e[2][2], float) for e in events)
+    assert 'task.get_record' not in fake.methods()
+    assert fake.methods()[-1] == 'task.destroy'
+    assert xs.call_counts['event.from'] == 3
+
+
+def test_record_read_after_token_when_not_in_first_batch(fake, xs):
+    fake.on('event_from', {'token': 't1', 'events': []},
+            batch('t2', task('success', 1.0, '<value></value>')))
+    fake.on('task.get_record', task())
+    assert xs.call_async('pool.join', 'a', 'u', 'p') == ''
+    methods = fake.methods()
+    assert methods.index('event_from') < methods.index('task.get_record')
+
+
+def test_failure_surfaces_code_and_params(fake, xs):
+    fake.on('event_from', batch('t1', task()),
+            batch('t2', task('failure', 1.0, error_info=[
+                'HOSTS_NOT_HOMOGENEOUS', 'CPUs differ'])))
+    with pytest.raises(exception.XapiError) as info:
+        xs.call_async('pool.join', 'a', 'u', 'p')
+    assert (info.value.code, info.value.params, info.value.method,
+            info.value.host) == ('HOSTS_NOT_HOMOGENEOUS', ['CPUs differ'],
+                                 'pool.join', A)
+    assert 'task.destroy' in fake.methods()
+
+
+def test_cancelled_task(fake, xs):
+    fake.on('event_from', batch('t1', task('cancelled', 1.0)))
+    with pytest.raises(exception.XapiError) as info:
+        xs.call_async('pool.join', 'a', 'u', 'p')
+    assert info.value.code == 'TASK_CANCELLED'
+    assert info.value.params == [TASK]
+
+
+def test_timeout_cancels_task(fake, xs, clock):
+    def wait(url, classes, token, timeout):
+        clock.now += timeout  # xapi waited the full timeout: no event
+        return {'token': token or 't1', 'events': [] if token else
+                [batch('t1', task())['events'][0]]}
+    fake.on('event_from', wait)
+    with pytest.raises(exception.XapiTimeout) as info:
+        xs.call_async('pool.join', 'a', 'u', 'p', timeout=70.0)
+    assert info.value.maybe_applied is True
+    assert 'task.cancel' in fake.methods()
+    assert clock.now == pytest.approx(70.0)  # default 100 not used
+    # each wait bounded by the slice and by what remains
+    waits = [c[2][2] for c in fake.calls if c[1] == 'event_from'][1:]
+    assert waits == [30.0, 30.0, 10.0]
+
+
+def test_task_timeout_defaults_to_settings(fake, xs, clock):
+    def wait(url, classes, token, timeout):
+        clock.now += timeout
+        return batch('t1', task())
+    fake.on('event_from', wait)
+    with pytest.raises(exception.XapiTimeout):
+        xs.call_async('pool.join', 'a', 'u', 'p')
+    assert clock.now == pytest.approx(100.0)
+
+
+def test_xapi_lost_while_waiting_is_maybe_applied(fake, xs):
+    # The joiner's xapi restarted: tasks vanish; the outcome is unknown.
+    fake.on('event_from', batch('t1', task()),
+            ConnectionRefusedError(111, 'refused'))
+    with pytest.raises(exception.XapiUnavailable) as info:
+        xs.call_async('pool.join', 'a', 'u', 'p')
+    assert info.value.maybe_applied is True
+    assert info.value.method == 'pool.join'
+    assert fake.methods().count('Async.pool.join') == 1
+
+
+@pytest.mark.parametrize('error', [
+    XenAPI.Failure(['HANDLE_INVALID', 'task', TASK]),
+    XenAPI.Failure(['EVENT_FROM_TOKEN_PARSE_FAILURE', 't1']),
+])
+def test_task_gone_is_unavailable_not_failure(fake, xs, error):
+    fake.on('event_from', batch('t1', task()), error)
+    with pytest.raises(exception.XapiUnavailable) as info:
+        xs.call_async('pool.join', 'a', 'u', 'p')
+    assert info.value.maybe_applied is True
+
+
+def test_task_deleted_event(fake, xs):
+    fake.on('event_from', batch('t1', task()),
+            {'token': 't2', 'events': [{'class': 'task', 'operation': 'del',
+                                        'ref': TASK}]})
+    with pytest.raises(exception.XapiUnavailable):
+        xs.call_async('pool.join', 'a', 'u', 'p')
+
+
+# -- wait_for -------------------------------------------------------------
+
+def test_wait_for_token_before_check_and_result(fake, xs):
+    fake.on('event_from', {'token': 't1', 'events': []},
+            {'token': 't2', 'events': [{}]})
+    order = []
+    results = iter([None, 'done'])
+
+    def check():
+        order.append(('check', len(fake.calls)))
+        return next(results)
+    assert xs.wait_for(['host'], check, 50.0, 'host live') == 'done'
+    assert [c[1:3] for c in fake.calls if c[1] == 'event_from'] == [
+        ('event_from', (['host'], '', 0.0)),
+        ('event_from', (['host'], 't1', 30.0))]
+    # first check after the token-taking event.from
+    assert fake.methods()[:2] == ['login_with_password', 'event_from']
+
+
+def test_wait_for_survives_restart(fake, xs, clock):
+    # xapi restarts: refused, then still booting, then the session is gone
+    # and the master moved - the wait re-connects and re-takes a token.
+    refused = ConnectionRefusedError(111, 'refused')
+    fake.on_url(A, 'event_from', {'token': 't1', 'events': []},
+                refused, refused, refused, refused,
+                XenAPI.Failure(['HOST_STILL_BOOTING']),
+                XenAPI.Failure(['HOST_IS_SLAVE', '192.0.2.2']))
+    fake.on_url('https://192.0.2.2', 'event_from',
+                {'token': 'u1', 'events': []})
+    checks = iter([None, 'live'])
+    assert xs.wait_for(['host'], lambda: next(checks), 50.0, 'live') == 'live'
+    assert xs.url == 'https://192.0.2.2'
+    tokens = [c[2][1] for c in fake.calls if c[1] == 'event_from']
+    assert tokens[-1] == ''  # a fresh token at the new master
+    assert clock.now < 50.0
+
+
+def test_wait_for_times_out(fake, xs, clock):
+    def wait(url, classes, token, timeout):
+        clock.now += timeout
+        return {'token': 't', 'events': []}
+    fake.on('event_from', wait)
+    with pytest.raises(exception.XapiTimeout) as info:
+        xs.wait_for(['host'], lambda: None, 45.0, 'host h1 live')
+    assert 'host h1 live' in str(info.value)
+    assert clock.now == pytest.approx(45.0)
+
+
+def test_wait_for_restart_until_deadline(fake, xs, clock):
+    fake.on('event_from', ConnectionRefusedError(111, 'refused'))
+    with pytest.raises(exception.XapiTimeout) as info:
+        xs.wait_for(['host'], lambda: None, 20.0, 'pool settled')
+    assert 'refused' in str(info.value)
+    assert clock.now >= 20.0
+
+
+def test_wait_for_propagates_real_errors(fake, xs):
+    fake.on('event_from', {'token': 't1', 'events': []})
+
+    def check():
+        raise exception.XapiError('HOST_OFFLINE', ['OpaqueRef:h'])
+    with pytest.raises(exception.XapiError):
+        xs.wait_for(['host'], check, 10.0, 'x')
