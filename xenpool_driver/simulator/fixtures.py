@@ -1,0 +1,134 @@
+"""Host fixtures: what a simulated host looks like when it (re)boots standalone.
+
+A :class:`HostSpec` carries every property a pre-join check looks at, so a
+test can build a host that trips exactly one check. :func:`build_standalone`
+turns a spec into a fresh single-host pool database, as firstboot does.
+"""
+
+import dataclasses
+
+from xenpool_driver.simulator import model
+
+
+@dataclasses.dataclass
+class VMSpec:
+    """A guest VM on a host's local storage."""
+
+    name: str = 'vm'
+    power_state: str = 'Halted'          # Halted | Running | Paused | Suspended
+    current_operations: dict = dataclasses.field(default_factory=dict)
+    is_a_template: bool = False
+
+
+@dataclasses.dataclass
+class HostSpec:
+    """A simulated host's build; defaults model an XCP-ng 8.3 host."""
+
+    name: str = ''
+    product_brand: str = 'XCP-ng'
+    product_version: str = '8.3.0'
+    platform_name: str = 'XCP'
+    platform_version: str = '3.4.0'
+    xapi_version: str = '24.19'
+    git_id: str = 'sim'
+    xs_linux: bool = False
+    network_backend: str = 'openvswitch'
+    db_schema: str = '5.786'
+    api_version: tuple = (2, 21)
+    edition: str = 'xcp-ng'
+    cpu_vendor: str = 'GenuineIntel'
+    management_vlan: int = -1
+    tls_verification: bool = True
+    external_auth_type: str = ''
+    external_auth_service_name: str = ''
+    pooling_licensed: bool = True
+    restrict_pool_size: bool = False
+    ha_enabled: bool = False
+    vms: list = dataclasses.field(default_factory=list)
+    shared_srs: list = dataclasses.field(default_factory=list)   # SR names
+    memory_total: int = 64 * 1024 ** 3
+
+    def software_version(self):
+        sv = {
+            'product_version': self.product_version,
+            'product_version_text': self.product_version.rsplit('.', 1)[0],
+            'product_version_text_short': self.product_version.rsplit('.', 1)[0],
+            'platform_name': self.platform_name,
+            'platform_version': self.platform_version,
+            'product_brand': self.product_brand,
+            'build_number': 'release/sim',
+            'git_id': self.git_id,
+            'hostname': 'localhost',
+            'date': '2026-01-01',
+            'xapi': self.xapi_version,
+            'xapi_build': self.xapi_version + '.0',
+            'xen': '4.17.5',
+            'linux': '4.19.0+1',
+            'network_backend': self.network_backend,
+            'db_schema': self.db_schema,
+        }
+        if self.xs_linux:
+            sv['xs:linux'] = '1.0'
+        return sv
+
+
+def build_standalone(spec, host_uuid, address, name, keep_guests=True):
+    """A fresh database of a standalone host (its own pool, master of itself).
+
+    :param keep_guests: False after an eject: local VMs and shared SRs are gone.
+    :returns: (database, host ref).
+    """
+    db = model.Database()
+    host = model.new_ref()
+    metrics = db.create('host_metrics', live=True, memory_total=spec.memory_total,
+                        memory_free=spec.memory_total // 2, last_updated=model.now())
+    db.create('host', ref=host, uuid=host_uuid, name_label=name, hostname=name,
+              address=address, enabled=True, metrics=metrics,
+              API_version_major=spec.api_version[0], API_version_minor=spec.api_version[1],
+              software_version=spec.software_version(), edition=spec.edition,
+              editions=[spec.edition], cpu_info=_cpu(spec),
+              license_params={'restrict_pooling': str(not spec.pooling_licensed).lower(),
+                              'restrict_pool_size': str(spec.restrict_pool_size).lower()},
+              external_auth_type=spec.external_auth_type,
+              external_auth_service_name=spec.external_auth_service_name,
+              tls_verification_enabled=spec.tls_verification,
+              allowed_operations=['provision', 'evacuate', 'shutdown', 'reboot',
+                                  'vm_start', 'vm_migrate'])
+    dom0 = db.create('VM', name_label='Control domain on host: ' + name,
+                     is_control_domain=True, power_state='Running', resident_on=host)
+    db.set('host', host, control_domain=dom0)
+    net = db.create('network', name_label='Pool-wide network associated with eth0',
+                    bridge='xenbr0')
+    if spec.management_vlan >= 0:
+        vnet = db.create('network', name_label='mgmt VLAN %d' % spec.management_vlan,
+                         bridge='xapi%d' % spec.management_vlan)
+        db.create('PIF', device='eth0', host=host, network=net, physical=True)
+        db.create('PIF', device='eth0', host=host, network=vnet, management=True,
+                  VLAN=spec.management_vlan, IP=address, physical=False)
+    else:
+        db.create('PIF', device='eth0', host=host, network=net, management=True,
+                  IP=address)
+    local = db.create('SR', name_label='Local storage', type='ext', content_type='user')
+    db.create('PBD', host=host, SR=local, device_config={'device': '/dev/sda3'})
+    tools = db.create('SR', name_label='XCP-ng Tools', type='iso', content_type='iso',
+                      shared=True, is_tools_sr=True)
+    db.create('PBD', host=host, SR=tools, device_config={'location': '/opt/xensource/packages/iso'})
+    if keep_guests:
+        for sr_name in spec.shared_srs:
+            sr = db.create('SR', name_label=sr_name, type='nfs', shared=True)
+            db.create('PBD', host=host, SR=sr, device_config={'server': 'nfs'})
+        for vm in spec.vms:
+            running = vm.power_state in ('Running', 'Paused')
+            db.create('VM', name_label=vm.name, power_state=vm.power_state,
+                      resident_on=host if running else model.NULL,
+                      current_operations=dict(vm.current_operations),
+                      is_a_template=vm.is_a_template)
+    db.create('pool', master=host, default_SR=local, ha_enabled=spec.ha_enabled,
+              cpu_info=_cpu(spec), tls_verification_enabled=spec.tls_verification,
+              restrictions={'restrict_pooling': str(not spec.pooling_licensed).lower()})
+    return db, host
+
+
+def _cpu(spec):
+    return {'vendor': spec.cpu_vendor, 'cpu_count': '8', 'socket_count': '1',
+            'speed': '2400.000', 'family': '6', 'model': '85', 'features': 'sim'}

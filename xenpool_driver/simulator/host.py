@@ -1,0 +1,223 @@
+"""One simulated host: its xapi process (state, role, database), its
+server, its fault plan, its call log and the dispatcher every request goes
+through.
+
+States: ``running``; ``down`` (xapi not running: connections refused);
+``booting`` (every call answers HOST_STILL_BOOTING); ``emergency`` (a slave
+that cannot work with its master: every call answers the emergency error).
+"""
+
+import collections
+import threading
+import time
+
+from xenpool_driver.simulator import fixtures, methods, model, rpc
+from xenpool_driver.simulator.errors import DropConnection, XapiError
+
+CallRecord = collections.namedtuple('CallRecord', 'method start end error')
+
+
+class SimHost(object):
+    """A simulated XCP-ng host; build through :class:`~.lab.Lab`."""
+
+    def __init__(self, lab, index, spec, address):
+        self.lab = lab
+        self.index = index
+        self.spec = spec
+        self.address = address
+        self.name = spec.name or 'host%d' % (index + 1)
+        self.uuid = model.new_uuid()
+        self.db, self.ref = fixtures.build_standalone(spec, self.uuid, address, self.name)
+        self.role = 'master'
+        self.master_address = None
+        self.state = 'down'
+        self.emergency = None
+        self.faults = None          # set by the lab
+        self.calls = []             # CallRecord, appended per call
+        self.task_finished = {}     # task ref -> time.perf_counter() when it finished
+        self.generation = 0         # bumps on every xapi (re)start
+        self._state_lock = threading.Lock()
+        self.server = rpc.HostServer(self.dispatch, lab.ssl_context_for(self))
+        self.port = None
+
+    # -- identity -----------------------------------------------------------
+    @property
+    def url(self):
+        return '%s://%s:%d/' % (self.lab.scheme, self.address, self.port)
+
+    @property
+    def is_master(self):
+        return self.role == 'master'
+
+    def __repr__(self):
+        return '<SimHost %s %s %s %s>' % (self.name, self.address, self.role, self.state)
+
+    # -- process lifecycle (called by the lab / scheduler) ------------------
+    def listen(self):
+        if not self.server.listening:
+            self.server.bind(self.address, self.port)
+            self.server.start()
+
+    def go_down(self):
+        """xapi exits: connections refused, in-memory sessions and tasks gone."""
+        with self._state_lock:
+            self.state = 'down'
+            self.generation += 1
+        self.server.stop()
+        if self.is_master:
+            self.db.clear_transient()
+
+    def go_booting(self):
+        with self._state_lock:
+            self.state = 'booting'
+        self.listen()
+
+    def go_running(self):
+        """Boot finished: a slave checks in with its master (enabled, live)."""
+        with self._state_lock:
+            if self.role == 'slave' and not self.db.exists('host', self.ref):
+                self.state = 'emergency'
+                self.emergency = XapiError('HOST_UNKNOWN_TO_MASTER', self.uuid)
+                return
+            self.state = 'running'
+            self.emergency = None
+        if self.role == 'slave':
+            self.set_live(True)
+            self.db.set('host', self.ref, enabled=True)
+
+    def set_live(self, live):
+        with self.db.lock:
+            if self.db.exists('host', self.ref):
+                metrics = self.db.get('host', self.ref)['metrics']
+                if self.db.exists('host_metrics', metrics):
+                    self.db.set('host_metrics', metrics, live=live,
+                                last_updated=model.now())
+
+    def reset_standalone(self):
+        """Firstboot after an eject: a fresh pool, same uuid, no guests."""
+        self.db, self.ref = fixtures.build_standalone(self.spec, self.uuid, self.address,
+                                                      self.name, keep_guests=False)
+        self.role, self.master_address = 'master', None
+
+    # -- dispatch -----------------------------------------------------------
+    def dispatch(self, name, params):
+        """Run one call; returns (ok, Value or ErrorDescription)."""
+        start = time.perf_counter()
+        error = None
+        try:
+            return True, self._call(name, params)
+        except XapiError as exc:
+            error = exc.code
+            return False, exc.description
+        except DropConnection:
+            error = 'DROPPED'
+            raise
+        except Exception as exc:     # a simulator bug shows as xapi shows its own
+            error = 'INTERNAL_ERROR'
+            return False, ['INTERNAL_ERROR', '%s: %s' % (type(exc).__name__, exc)]
+        finally:
+            self.calls.append(CallRecord(name, start, time.perf_counter(), error))
+
+    def _call(self, name, params):
+        if name.startswith('system.'):
+            if name == 'system.listMethods':
+                return methods.names()
+            if name.startswith('system.isAlive'):
+                return params[0] if params else ''
+            raise XapiError('MESSAGE_METHOD_UNKNOWN', name)
+        state = self.state
+        if state == 'booting':
+            raise XapiError('HOST_STILL_BOOTING')
+        if state == 'emergency':
+            raise self.emergency
+        if state == 'down':
+            raise DropConnection()
+        is_async = name.startswith('Async.')
+        base = name[6:] if is_async else name
+        m = methods.lookup(base)
+        if is_async and not m.async_ok:
+            raise XapiError('Fault', 'No async mode for this operation (rpc: %s)' % name)
+        nargs = len(params) - (1 if m.session else 0)
+        if not m.min_arity <= nargs <= m.arity:
+            raise XapiError('MESSAGE_PARAMETER_COUNT_MISMATCH', m.name, m.arity, max(nargs, 0))
+        faults = self.faults
+        rule = faults.take('latency', m.name, is_async)
+        if rule is not None:
+            self.lab.closing.wait(self.lab.scaled(rule.seconds))
+        if faults.take('drop', m.name, is_async, when='before') is not None:
+            raise DropConnection()
+        session = None
+        if m.session:
+            session = params[0]
+            params = params[1:]
+            self.check_session(session)
+        call = methods.Call(self, session, m.name)
+        if is_async:
+            value = self.spawn_task(call, m, params, name)
+        else:
+            rule = faults.take('fail', m.name, False)
+            if rule is not None:
+                raise XapiError(rule.code, *rule.params)
+            value = m.func(call, *params)
+        if faults.take('drop', m.name, is_async, when='after') is not None:
+            raise DropConnection()
+        return value
+
+    def check_session(self, ref):
+        rec = self.db.tables['session'].get(ref)
+        if rec is None:
+            raise XapiError('SESSION_INVALID', ref)
+        if self.role == 'slave' and not rec['pool'] and not self.lab.slave_accepts_sessions:
+            # NOTE: session_check.ml: a non-pool session on a slave -> HOST_IS_SLAVE.
+            raise XapiError('HOST_IS_SLAVE', self.master_address)
+
+    # -- tasks --------------------------------------------------------------
+    def spawn_task(self, call, m, params, label):
+        db = call.db
+        task = db.create('task', name_label=label, name_description='',
+                         created=model.now(), resident_on=self.ref,
+                         status='pending', progress=0.0)
+        call.task = task
+        threading.Thread(target=self._run_task, args=(call, m, params), daemon=True,
+                         name='xapi-sim-task').start()
+        return task
+
+    def _run_task(self, call, m, params):
+        task, db = call.task, call.db
+        try:
+            hang = self.faults.take('hang', m.name, True)
+            if hang is not None and not hang.after_effect:
+                self._wait_cancel(task)
+            rule = self.faults.take('fail', m.name, True)
+            if rule is not None:
+                raise XapiError(rule.code, *rule.params)
+            value = m.func(call, *params)
+            if hang is not None:
+                self._wait_cancel(task)
+            fields = dict(status='success', result=rpc.xml_fragment(value))
+        except XapiError as exc:
+            status = 'cancelled' if exc.code == 'TASK_CANCELLED' else 'failure'
+            fields = dict(status=status, error_info=exc.description)
+        except Exception as exc:
+            fields = dict(status='failure',
+                          error_info=['INTERNAL_ERROR', '%s: %s' % (type(exc).__name__, exc)])
+        self.finish_task(db, task, fields)
+
+    def _wait_cancel(self, task):
+        self.lab.cancel_event(task).wait()
+        raise XapiError('TASK_CANCELLED', task)
+
+    def finish_task(self, db, task, fields):
+        with db.lock:
+            if not db.exists('task', task):
+                return          # xapi restarted: the task died with it
+            self.task_finished[task] = time.perf_counter()
+            db.set('task', task, progress=1.0, finished=model.now(), **fields)
+            if 'destroy' in db.get('task', task)['current_operations'].values():
+                db.destroy('task', task)
+        self.lab.forget_cancel(task)
+
+    # -- statistics ---------------------------------------------------------
+    def call_counts(self):
+        """{method: number of calls} from the call log."""
+        return dict(collections.Counter(c.method for c in list(self.calls)))

@@ -1,0 +1,249 @@
+"""XAPI verbs on the model: the method registry, generic class messages,
+sessions, tasks, events and the few VM/host verbs the driver needs.
+
+Pool operations (join, eject, designate, destroy) live in :mod:`.poolops`.
+A handler is ``func(call, *params)`` (session excluded); :class:`Call`
+carries the host, its database, the session and the task of an async call.
+"""
+
+import threading
+import time
+
+from xenpool_driver.simulator import model
+from xenpool_driver.simulator.errors import XapiError
+
+
+class Method(object):
+    __slots__ = ('name', 'func', 'arity', 'min_arity', 'session', 'async_ok')
+
+    def __init__(self, name, func, arity, session=True, async_ok=False, min_arity=None):
+        self.name, self.func, self.arity = name, func, arity
+        self.session, self.async_ok = session, async_ok
+        self.min_arity = arity if min_arity is None else min_arity
+
+
+_REGISTRY = {}
+_lock = threading.Lock()
+
+
+def api(name, arity, session=True, async_ok=False, min_arity=None):
+    """Register ``func`` as the XAPI message ``name`` (arity excludes the session)."""
+    def deco(func):
+        _REGISTRY[name] = Method(name, func, arity, session, async_ok, min_arity)
+        return func
+    return deco
+
+
+class Call(object):
+    """One call in flight: what a handler may touch."""
+
+    def __init__(self, host, session, name, task=None):
+        self.host, self.session, self.name, self.task = host, session, name, task
+        self.db = host.db
+        self.lab = host.lab
+
+    def sleep(self, xapi_seconds):
+        """Wait ``xapi_seconds`` (scaled); a cancelled task stops with TASK_CANCELLED."""
+        delay = self.lab.scaled(xapi_seconds)
+        if self.task is None:
+            if delay > 0:
+                self.lab.closing.wait(delay)
+            return
+        if self.lab.cancel_event(self.task).wait(delay):
+            raise XapiError('TASK_CANCELLED', self.task)
+
+
+# -- lookup -------------------------------------------------------------------
+def names():
+    return sorted(_REGISTRY)
+
+
+def lookup(name):
+    """The :class:`Method` for ``name`` (``obj_msg`` aliases resolved).
+
+    :raises XapiError: MESSAGE_METHOD_UNKNOWN [name].
+    """
+    m = _REGISTRY.get(name)
+    if m is not None:
+        return m
+    if '.' in name:
+        m = _generic(name)
+    else:
+        # NOTE: ``obj_msg`` alias; class names may contain '_' (host_metrics).
+        for i, ch in enumerate(name):
+            if ch == '_':
+                dotted = name[:i] + '.' + name[i + 1:]
+                m = _REGISTRY.get(dotted) or _generic(dotted)
+                if m is not None:
+                    break
+    if m is None:
+        raise XapiError('MESSAGE_METHOD_UNKNOWN', name)
+    with _lock:
+        _REGISTRY.setdefault(name, m)
+    return m
+
+
+SETTABLE = ('name_label', 'name_description', 'other_config', 'tags')
+
+
+def _generic(name):
+    cls, _, msg = name.partition('.')
+    if cls not in model.DEFAULTS or not msg:
+        return None
+    fields = model.fields_of(cls)
+    if msg == 'get_all':
+        return Method(name, lambda c: c.db.refs(cls), 0)
+    if msg == 'get_all_records':
+        return Method(name, lambda c: c.db.records(cls), 0)
+    if msg == 'get_record':
+        return Method(name, lambda c, ref: c.db.record(cls, ref), 1)
+    if msg == 'get_by_uuid':
+        return Method(name, lambda c, uuid: c.db.by_uuid(cls, uuid), 1)
+    if msg == 'get_by_name_label' and 'name_label' in fields:
+        return Method(name, lambda c, label: c.db.find(cls, name_label=label), 1)
+    if msg.startswith('get_') and msg[4:] in fields:
+        field = msg[4:]
+        return Method(name, lambda c, ref: c.db.record(cls, ref)[field], 1)
+    if msg.startswith('set_') and msg[4:] in SETTABLE and msg[4:] in fields:
+        field = msg[4:]
+        def setter(c, ref, value):
+            c.db.set(cls, ref, **{field: value})
+            return ''
+        return Method(name, setter, 2)
+    if msg in ('add_to_other_config', 'remove_from_other_config') and 'other_config' in fields:
+        def mapper(c, ref, key, *value):
+            with c.db.lock:
+                oc = dict(c.db.get(cls, ref)['other_config'])
+                if value:
+                    if key in oc:
+                        raise XapiError('MAP_DUPLICATE_KEY', cls, 'other_config',
+                                        c.db.get(cls, ref)['uuid'], key)
+                    oc[key] = value[0]
+                else:
+                    oc.pop(key, None)
+                c.db.set(cls, ref, other_config=oc)
+            return ''
+        return Method(name, mapper, 3 if msg.startswith('add') else 2)
+    return None
+
+
+# -- session ------------------------------------------------------------------
+@api('session.login_with_password', 4, session=False, min_arity=2)
+def login_with_password(call, uname, pwd, version='1.1', originator=''):
+    host = call.host
+    if host.role == 'slave':
+        # NOTE: xapi answers HOST_IS_SLAVE before it looks at the password.
+        raise XapiError('HOST_IS_SLAVE', host.master_address)
+    lab = call.lab
+    if uname != lab.username or pwd != lab.password:
+        call.sleep(lab.timings.auth_failure_delay)
+        raise XapiError('SESSION_AUTHENTICATION_FAILED', uname, 'Authentication failure')
+    stamp = model.now()
+    return call.db.create('session', this_host=host.ref, last_active=stamp,
+                          validation_time=stamp, auth_user_name=uname,
+                          originator=str(originator))
+
+
+@api('session.logout', 0)
+def logout(call):
+    if call.db.exists('session', call.session):
+        call.db.destroy('session', call.session)
+    return ''
+
+
+# -- tasks --------------------------------------------------------------------
+@api('task.cancel', 1)
+def task_cancel(call, task):
+    with call.db.lock:
+        rec = call.db.get('task', task)
+        if rec['status'] == 'pending':
+            ops = dict(rec['current_operations'])
+            ops[model.new_ref()] = 'cancel'
+            call.db.set('task', task, current_operations=ops)
+    call.lab.cancel_event(task).set()
+    return ''
+
+
+@api('task.destroy', 1)
+def task_destroy(call, task):
+    with call.db.lock:
+        rec = call.db.get('task', task)
+        if rec['status'] == 'pending':
+            ops = dict(rec['current_operations'])
+            ops[model.new_ref()] = 'destroy'
+            call.db.set('task', task, current_operations=ops)
+        else:
+            call.db.destroy('task', task)
+    return ''
+
+
+# -- events -------------------------------------------------------------------
+@api('event.from', 3)
+def event_from(call, classes, token, timeout):
+    if not isinstance(classes, list):
+        raise XapiError('FIELD_TYPE_ERROR', 'classes')
+    try:
+        timeout = float(timeout)
+    except (TypeError, ValueError):
+        raise XapiError('FIELD_TYPE_ERROR', 'timeout')
+    return call.db.event_from(classes, str(token), timeout, time.monotonic)
+
+
+@api('event.inject', 2)
+def event_inject(call, cls, ref):
+    wire = model.BY_LOWER.get(str(cls).lower())
+    if wire is None:
+        raise XapiError('HANDLE_INVALID', cls, ref)
+    call.db.set(wire, ref)
+    return call.db.token()
+
+
+# -- host and VM verbs --------------------------------------------------------
+@api('host.get_servertime', 1)
+def host_servertime(call, host):
+    call.db.get('host', host)
+    return model.now()
+
+
+@api('host.enable', 1, async_ok=True)
+def host_enable(call, host):
+    call.db.set('host', host, enabled=True)
+    return ''
+
+
+@api('host.disable', 1, async_ok=True)
+def host_disable(call, host):
+    call.db.set('host', host, enabled=False)
+    return ''
+
+
+def _power(call, vm, expected, new_state, resident):
+    with call.db.lock:
+        rec = call.db.get('VM', vm)
+        if rec['power_state'] not in expected:
+            raise XapiError('VM_BAD_POWER_STATE', vm, expected[0].lower(),
+                            rec['power_state'].lower())
+        call.db.set('VM', vm, power_state=new_state, resident_on=resident)
+    return ''
+
+
+@api('VM.start', 2, async_ok=True)
+def vm_start(call, vm, start_paused, force):
+    state = 'Paused' if start_paused else 'Running'
+    return _power(call, vm, ['Halted'], state, call.host.ref)
+
+
+@api('VM.start_on', 3, async_ok=True)
+def vm_start_on(call, vm, host, start_paused, force):
+    call.db.get('host', host)
+    return _power(call, vm, ['Halted'], 'Paused' if start_paused else 'Running', host)
+
+
+@api('VM.hard_shutdown', 1, async_ok=True)
+def vm_hard_shutdown(call, vm):
+    return _power(call, vm, ['Running', 'Paused', 'Suspended'], 'Halted', model.NULL)
+
+
+@api('VM.clean_shutdown', 1, async_ok=True)
+def vm_clean_shutdown(call, vm):
+    return _power(call, vm, ['Running'], 'Halted', model.NULL)

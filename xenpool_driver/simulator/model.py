@@ -1,0 +1,281 @@
+"""The simulated xapi database: pure data, one :class:`Database` per pool.
+
+Records are plain dicts of Python values (str, bool, int, float, datetime,
+lists and dicts); the wire codecs in :mod:`.rpc` turn them into xapi's
+encoding. Reverse references (``host.resident_VMs``, ``SR.PBDs`` ...) are
+computed when a record is read, so they can never go stale.
+"""
+
+import collections
+import copy
+import datetime
+import threading
+import uuid as uuidlib
+
+from xenpool_driver.simulator.errors import XapiError
+
+NULL = 'OpaqueRef:NULL'
+EPOCH = datetime.datetime(1970, 1, 1)
+
+#: Wire class names, as xapi spells them in method names.
+CLASSES = ('pool', 'host', 'host_metrics', 'VM', 'SR', 'PBD', 'PIF',
+           'network', 'task', 'session')
+#: Lower-case name (as in events and event.from filters) -> wire class name.
+BY_LOWER = {c.lower(): c for c in CLASSES}
+
+
+class I4(int):
+    """An int xapi writes as ``<i4>`` (only event.from ``valid_ref_counts``)."""
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def new_uuid():
+    return str(uuidlib.uuid4())
+
+
+def new_ref():
+    return 'OpaqueRef:' + new_uuid()
+
+
+def _common():
+    return {'uuid': '', 'name_label': '', 'name_description': '', 'other_config': {},
+            'tags': []}
+
+
+DEFAULTS = {
+    'pool': dict(_common(), master=NULL, default_SR=NULL, suspend_image_SR=NULL,
+                 crash_dump_SR=NULL, ha_enabled=False, cpu_info={}, restrictions={},
+                 tls_verification_enabled=True, allowed_operations=[],
+                 current_operations={}, license_server={}, coordinator_bias=True),
+    'host': dict(_common(), hostname='', address='', enabled=True, metrics=NULL,
+                 API_version_major=2, API_version_minor=21, API_version_vendor='XenSource',
+                 API_version_vendor_implementation={}, software_version={}, edition='',
+                 editions=[], license_params={}, license_server={}, cpu_info={},
+                 external_auth_type='', external_auth_service_name='',
+                 external_auth_configuration={}, control_domain=NULL,
+                 allowed_operations=[], current_operations={}, suspend_image_sr=NULL,
+                 crash_dump_sr=NULL, local_cache_sr=NULL, tls_verification_enabled=True,
+                 pending_guidances=[], updates=[], memory_overhead=0),
+    'host_metrics': dict(uuid='', live=True, memory_total=0, memory_free=0,
+                         last_updated=EPOCH, other_config={}),
+    'VM': dict(_common(), is_control_domain=False, is_a_template=False,
+               is_a_snapshot=False, power_state='Halted', resident_on=NULL,
+               affinity=NULL, current_operations={}, allowed_operations=[], VBDs=[],
+               memory_static_max=0, VCPUs_max=1),
+    'SR': dict(_common(), type='ext', content_type='user', shared=False,
+               is_tools_sr=False, VDIs=[], physical_size=0, physical_utilisation=0,
+               allowed_operations=[], current_operations={}),
+    'PBD': dict(uuid='', host=NULL, SR=NULL, device_config={}, currently_attached=True,
+                other_config={}),
+    'PIF': dict(uuid='', device='eth0', host=NULL, network=NULL, management=False,
+                VLAN=-1, IP='', MAC='', netmask='255.0.0.0', gateway='',
+                ip_configuration_mode='Static', primary_address_type='IPv4',
+                physical=True, currently_attached=True, other_config={}),
+    'network': dict(_common(), bridge='', MTU=1500, purpose=[], allowed_operations=[],
+                    current_operations={}),
+    'task': dict(_common(), allowed_operations=['cancel', 'destroy'],
+                 current_operations={}, created=EPOCH, finished=EPOCH,
+                 status='pending', resident_on=NULL, progress=0.0, type='<none/>',
+                 result='', error_info=[], subtask_of=NULL, subtasks=[],
+                 backtrace='()'),
+    'session': dict(uuid='', this_host=NULL, this_user=NULL, last_active=EPOCH,
+                    pool=False, other_config={}, is_local_superuser=True,
+                    subject=NULL, validation_time=EPOCH, auth_user_sid='',
+                    auth_user_name='', rbac_permissions=[], tasks=[], parent=NULL,
+                    originator=''),
+}
+
+#: Computed reverse references: class -> {field: (other class, its field)}.
+REVERSE = {
+    'host': {'resident_VMs': ('VM', 'resident_on'), 'PIFs': ('PIF', 'host'),
+             'PBDs': ('PBD', 'host')},
+    'SR': {'PBDs': ('PBD', 'SR')},
+    'network': {'PIFs': ('PIF', 'network')},
+}
+
+
+def fields_of(cls):
+    """Every field name of ``cls`` (stored and computed)."""
+    return set(DEFAULTS[cls]) | set(REVERSE.get(cls, ()))
+
+
+class Database(object):
+    """One pool's database, with an event log for ``event.from``.
+
+    Thread-safe: every access holds :attr:`lock`; :attr:`changed` is
+    notified on each new event.
+    """
+
+    MAX_EVENTS = 50000
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.tables = {c: {} for c in CLASSES}
+        self.generation = 0
+        self.events = collections.deque(maxlen=self.MAX_EVENTS)
+
+    # -- basic access -------------------------------------------------------
+    def create(self, cls, ref=None, **fields):
+        """Add a record (defaults filled in); returns its ref."""
+        rec = copy.deepcopy(DEFAULTS[cls])
+        unknown = set(fields) - set(rec)
+        if unknown:
+            raise KeyError('%s has no field(s) %s' % (cls, sorted(unknown)))
+        rec.update(fields)
+        if not rec.get('uuid'):
+            rec['uuid'] = new_uuid()
+        ref = ref or new_ref()
+        with self.lock:
+            self.tables[cls][ref] = rec
+            self._emit(cls, 'add', ref)
+        return ref
+
+    def get(self, cls, ref):
+        """The stored record (live dict; hold :attr:`lock` to mutate)."""
+        try:
+            return self.tables[cls][ref]
+        except KeyError:
+            raise XapiError('HANDLE_INVALID', cls, ref)
+
+    def exists(self, cls, ref):
+        return ref in self.tables[cls]
+
+    def set(self, cls, ref, **fields):
+        with self.lock:
+            rec = self.get(cls, ref)
+            rec.update(fields)
+            self._emit(cls, 'mod', ref)
+
+    def destroy(self, cls, ref):
+        with self.lock:
+            self.get(cls, ref)
+            self._emit(cls, 'del', ref)
+            del self.tables[cls][ref]
+
+    def record(self, cls, ref):
+        """A full copy of the record, computed fields included."""
+        with self.lock:
+            rec = copy.deepcopy(self.get(cls, ref))
+            for field, (other, back) in REVERSE.get(cls, {}).items():
+                rec[field] = [r for r, o in self.tables[other].items() if o[back] == ref]
+            return rec
+
+    def refs(self, cls):
+        with self.lock:
+            return list(self.tables[cls])
+
+    def records(self, cls):
+        with self.lock:
+            return {ref: self.record(cls, ref) for ref in self.tables[cls]}
+
+    def find(self, cls, **match):
+        """Refs of ``cls`` records whose fields equal every ``match`` item."""
+        with self.lock:
+            return [ref for ref, rec in self.tables[cls].items()
+                    if all(rec.get(k) == v for k, v in match.items())]
+
+    def by_uuid(self, cls, uuid):
+        found = self.find(cls, uuid=uuid)
+        if not found:
+            raise XapiError('UUID_INVALID', cls, uuid)
+        return found[0]
+
+    def pool_ref(self):
+        with self.lock:
+            return next(iter(self.tables['pool']), NULL)
+
+    def clear_transient(self):
+        """Sessions and tasks are PersistNothing: they die with xapi."""
+        with self.lock:
+            for cls in ('session', 'task'):
+                for ref in list(self.tables[cls]):
+                    self.destroy(cls, ref)
+
+    # -- events -------------------------------------------------------------
+    def _emit(self, cls, op, ref):
+        self.generation += 1
+        snap = None if op == 'del' else self.record(cls, ref)
+        self.events.append((self.generation, cls.lower(), op, ref, snap))
+        self.changed.notify_all()
+
+    def token(self):
+        return '%020d,%020d' % (self.generation, 0)
+
+    @staticmethod
+    def parse_token(token):
+        if token == '':
+            return None
+        try:
+            gen, _msg = token.split(',')
+            return int(gen)
+        except (ValueError, AttributeError):
+            raise XapiError('EVENT_FROM_TOKEN_PARSE_FAILURE', token)
+
+    @staticmethod
+    def _matcher(classes):
+        subs = []
+        for item in classes:
+            cls, _, ref = str(item).partition('/')
+            cls = cls.lower()
+            if cls != '*' and cls not in BY_LOWER:
+                # NOTE: xapi ignores unknown classes in a subscription.
+                continue
+            subs.append((cls, ref))
+        def match(cls, ref):
+            return any((c == '*' or c == cls) and (not r or r == ref) for c, r in subs)
+        return match, subs
+
+    def event_from(self, classes, token, timeout, clock):
+        """``event.from``: events after ``token`` matching ``classes``.
+
+        Blocks until at least one event or ``timeout`` seconds (real time).
+        """
+        gen = self.parse_token(token)
+        match, subs = self._matcher(classes)
+        deadline = clock() + max(0.0, float(timeout))
+        with self.lock:
+            if gen is None:
+                events = []
+                for cls in CLASSES:
+                    for ref in self.tables[cls]:
+                        if match(cls.lower(), ref):
+                            events.append(self._event(self.generation, cls.lower(),
+                                                      'add', ref, self.record(cls, ref)))
+                return self._result(events, subs)
+            while True:
+                events = self._since(gen, match)
+                left = deadline - clock()
+                if events or left <= 0:
+                    return self._result(events, subs)
+                self.changed.wait(left)
+
+    def _since(self, gen, match):
+        latest = collections.OrderedDict()
+        for egen, cls, op, ref, snap in self.events:
+            if egen <= gen or not match(cls, ref):
+                continue
+            key = (cls, ref)
+            if key in latest:
+                first_op = latest.pop(key)[2]
+                if first_op == 'add' and op == 'mod':
+                    op = 'add'
+            latest[key] = (egen, cls, op, ref, snap)
+        return [self._event(*e) for e in latest.values()]
+
+    @staticmethod
+    def _event(gen, cls, op, ref, snap):
+        ev = {'id': str(gen), 'timestamp': '0.0', 'class': cls, 'operation': op, 'ref': ref}
+        if op != 'del':
+            ev['snapshot'] = snap
+        return ev
+
+    def _result(self, events, subs):
+        counts = {}
+        for cls in CLASSES:
+            if any(c in ('*', cls.lower()) for c, _ in subs):
+                counts[cls.lower()] = I4(len(self.tables[cls]))
+        return {'events': events, 'valid_ref_counts': counts, 'token': self.token()}

@@ -1,0 +1,351 @@
+"""Pool operations as xapi performs them: join (with the pre-join checks in
+xapi's order), eject, designate_new_master and host.destroy.
+
+The joiner talks to the master over real HTTP (login, pool and host
+records); the import of its records into the master's database is done in
+process (see doc/simulator.md).
+"""
+
+import http.client
+import ssl
+import xmlrpc.client
+
+from xenpool_driver.simulator import model
+from xenpool_driver.simulator.errors import NoRoute, XapiError
+from xenpool_driver.simulator.methods import api
+
+
+class MasterClient(object):
+    """A minimal xapi client one simulated host uses to reach another."""
+
+    def __init__(self, url):
+        ctx = ssl._create_unverified_context() if url.startswith('https') else None
+        self.proxy = xmlrpc.client.ServerProxy(url, context=ctx, allow_none=True)
+
+    def call(self, method, *params):
+        try:
+            result = getattr(self.proxy, method)(*params)
+        except (ConnectionError, OSError, http.client.RemoteDisconnected):
+            raise XapiError('JOINING_HOST_CONNECTION_FAILED')
+        except (xmlrpc.client.ProtocolError, xmlrpc.client.Fault,
+                http.client.HTTPException):
+            raise XapiError('JOINING_HOST_SERVICE_FAILED')
+        if not isinstance(result, dict) or 'Status' not in result:
+            raise XapiError('JOINING_HOST_SERVICE_FAILED')
+        if result['Status'] == 'Success':
+            return result.get('Value', '')
+        raise XapiError(*result['ErrorDescription'])
+
+    def close(self):
+        self.proxy('close')()
+
+
+# -- join ---------------------------------------------------------------------
+@api('pool.join', 3, async_ok=True)
+def pool_join(call, master_address, master_username, master_password):
+    return _join(call, master_address, master_username, master_password, force=False)
+
+
+@api('pool.join_force', 3, async_ok=True)
+def pool_join_force(call, master_address, master_username, master_password):
+    return _join(call, master_address, master_username, master_password, force=True)
+
+
+def _join(call, address, username, password, force):
+    host, lab = call.host, call.lab
+    if not host.spec.pooling_licensed:
+        raise XapiError('LICENCE_RESTRICTION')
+    try:
+        url = lab.route(host, address)
+    except NoRoute:
+        raise XapiError('JOINING_HOST_CONNECTION_FAILED')
+    client = MasterClient(url)
+    try:
+        session = client.call('session.login_with_password', username, password,
+                              '2.21', 'xapi')
+        try:
+            pools = client.call('pool.get_all', session)
+            if len(pools) != 1:
+                raise XapiError('INTERNAL_ERROR', 'Should get only one pool')
+            pool_rec = client.call('pool.get_record', session, pools[0])
+            hosts = client.call('host.get_all_records', session)
+            pifs = client.call('PIF.get_all_records', session)
+            pre_join_checks(call, force, pool_rec, hosts, pifs)
+            call.sleep(lab.timings.join_duration)
+            master = lab.host_at(address)
+            absorb(master.db, host)
+        finally:
+            try:
+                client.call('session.logout', session)
+            except XapiError:
+                pass
+    finally:
+        client.close()
+    host.db.destroy('pool', host.db.pool_ref())
+    lab.after(lab.timings.fuse, lambda: lab.become_slave(host, master, address))
+    return ''
+
+
+def _mgmt_pif(pifs, host_ref):
+    for rec in pifs.values():
+        if rec['host'] == host_ref and rec['management']:
+            return rec
+    return None
+
+
+def pre_join_checks(call, force, pool_rec, hosts, pifs):
+    """xapi's ``pre_join_checks`` in order (the ones the simulator models)."""
+    host, db = call.host, call.db
+    me = db.record('host', host.ref)
+    my_pool = db.get('pool', db.pool_ref())
+    master_ref = pool_rec['master']
+    master = hosts[master_ref]
+    msv, sv = master['software_version'], me['software_version']
+    # 1 assert_pool_size_unrestricted
+    if master['license_params'].get('restrict_pool_size') == 'true' and len(hosts) >= 3:
+        raise XapiError('LICENCE_RESTRICTION', 'Pool_size')
+    # 2 assert_management_interface_exists
+    my_pifs = db.records('PIF')
+    my_mgmt = _mgmt_pif(my_pifs, host.ref)
+    if my_mgmt is None:
+        raise XapiError('HOST_STILL_BOOTING')
+    # 3 ha_is_not_enable_on_me; 6 ha_is_not_enable_on_the_distant_pool
+    if my_pool['ha_enabled']:
+        raise XapiError('HA_IS_ENABLED')
+    if pool_rec['ha_enabled']:
+        raise XapiError('HA_IS_ENABLED')
+    # 7 assert_not_joining_myself; 8 assert_i_know_of_no_other_hosts
+    n_mine = len(db.refs('host'))
+    if master['uuid'] == me['uuid']:
+        reason = ('Host is already part of a pool' if n_mine > 1
+                  else 'Host cannot become slave of itself')
+        raise XapiError('OPERATION_NOT_ALLOWED', reason)
+    if n_mine > 1:
+        raise XapiError('JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS')
+    vms = [v for v in db.records('VM').values() if not v['is_control_domain']]
+    # 9 assert_no_running_vms_on_me (Paused/Suspended do not trip it)
+    if any(v['power_state'] == 'Running' for v in vms):
+        raise XapiError('JOINING_HOST_CANNOT_HAVE_RUNNING_VMS')
+    # 10 assert_no_vms_with_current_ops
+    if any(v['current_operations'] for v in db.records('VM').values()):
+        raise XapiError('JOINING_HOST_CANNOT_HAVE_VMS_WITH_CURRENT_OPERATIONS')
+    # 11 assert_no_host_pending_mandatory_guidance
+    if me['pending_guidances']:
+        raise XapiError('HOST_PENDING_MANDATORY_GUIDANCE_NOT_EMPTY', host.ref)
+    for ref, rec in hosts.items():
+        if rec['pending_guidances']:
+            raise XapiError('HOST_PENDING_MANDATORY_GUIDANCE_NOT_EMPTY', ref)
+    # 12 assert_hosts_compatible
+    def brand(s):
+        return s.get('product_brand') or s.get('platform_name')
+    if (sv.get('platform_version') != msv.get('platform_version')
+            or brand(sv) != brand(msv)):
+        raise XapiError('HOSTS_NOT_COMPATIBLE')
+    # 13 assert_hosts_homogeneous: the only check join_force skips
+    if not force:
+        def ver(s):
+            return (s.get('xapi', '').split('.')[:2], s.get('git_id'), 'xs:linux' in s)
+        if ver(sv) != ver(msv):
+            raise XapiError('HOSTS_NOT_HOMOGENEOUS', 'Software version differs')
+        if me['cpu_info'].get('vendor') != pool_rec['cpu_info'].get('vendor'):
+            raise XapiError('HOSTS_NOT_HOMOGENEOUS', 'CPUs differ')
+    # 14 assert_no_shared_srs_on_me
+    if any(sr['shared'] and not sr['is_tools_sr'] for sr in db.records('SR').values()):
+        raise XapiError('JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS')
+    # 15-18: bonds, tunnels, SR-IOV, non-management VLANs are not modelled.
+    # 19 assert_management_vlan_are_same
+    master_mgmt = _mgmt_pif(pifs, master_ref)
+    local_tag = str(my_mgmt['VLAN'])
+    remote_tag = str(master_mgmt['VLAN']) if master_mgmt else '-1'
+    if local_tag != remote_tag:
+        raise XapiError('POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH',
+                        local_tag, remote_tag)
+    # 20 assert_external_auth_matches
+    if (me['external_auth_type'] != master['external_auth_type']
+            or me['external_auth_service_name'].lower()
+            != master['external_auth_service_name'].lower()):
+        raise XapiError('POOL_JOINING_EXTERNAL_AUTH_MISMATCH')
+    # 21 assert_restrictions_match
+    for rec in hosts.values():
+        if rec['edition'] != me['edition']:
+            raise XapiError('LICENSE_HOST_POOL_MISMATCH',
+                            'host edition = "%s"' % me['edition'],
+                            'pool edition = "%s"' % rec['edition'])
+    # 22 assert_homogeneous_vswitch_configuration
+    if sv.get('network_backend') != msv.get('network_backend'):
+        raise XapiError('OPERATION_NOT_ALLOWED', 'Network backends differ')
+    # 23 assert_api_version_matches
+    mine = '%s.%s' % (me['API_version_major'], me['API_version_minor'])
+    theirs = '%s.%s' % (master['API_version_major'], master['API_version_minor'])
+    if mine != theirs:
+        raise XapiError('POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION', mine, theirs)
+    # 24 assert_db_schema_matches (missing counts as a mismatch)
+    if not sv.get('db_schema') or sv.get('db_schema') != msv.get('db_schema'):
+        raise XapiError('POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA',
+                        sv.get('db_schema', ''), msv.get('db_schema', ''))
+    # 25-27: updates, primary address type, network purposes are not modelled.
+    # 28 assert_tls_verification_matches
+    if bool(my_pool['tls_verification_enabled']) != bool(pool_rec['tls_verification_enabled']):
+        raise XapiError('POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH')
+    # 29-33: certificates, upgrades, SM features are not modelled.
+
+
+def _pool_op_busy(db, pool):
+    ops = db.get('pool', pool)['current_operations']
+    if ops:
+        op_ref, op = next(iter(ops.items()))
+        if op == 'designate_new_master':
+            raise XapiError('DESIGNATE_NEW_MASTER_IN_PROGRESS')
+        raise XapiError('OTHER_OPERATION_IN_PROGRESS', 'pool', pool, op, op_ref)
+
+
+def absorb(mdb, joiner):
+    """The master's database gains the joiner: host (disabled, not live),
+    its metrics, VMs incl. dom0, local SRs, PBDs, PIFs, networks by bridge."""
+    jdb = joiner.db
+    with mdb.lock, jdb.lock:
+        # exchange_certificates_on_join is a waiting pool op on the master
+        _pool_op_busy(mdb, mdb.pool_ref())
+        bridges = {rec['bridge']: ref for ref, rec in mdb.tables['network'].items()}
+        net_map = {}
+        for ref, rec in jdb.tables['network'].items():
+            if rec['bridge'] in bridges:
+                net_map[ref] = bridges[rec['bridge']]
+            else:
+                net_map[ref] = mdb.create('network', ref=ref, **_fields(rec))
+        tools = [r for r, s in mdb.tables['SR'].items() if s['is_tools_sr']]
+        sr_map = {}
+        for ref, rec in jdb.tables['SR'].items():
+            if rec['is_tools_sr'] and tools:
+                sr_map[ref] = tools[0]
+            else:
+                sr_map[ref] = mdb.create('SR', ref=ref, **dict(_fields(rec), shared=False))
+        hrec = jdb.get('host', joiner.ref)
+        mdb.create('host_metrics', ref=hrec['metrics'],
+                   **dict(_fields(jdb.get('host_metrics', hrec['metrics'])), live=False))
+        mdb.create('host', ref=joiner.ref, **dict(_fields(hrec), enabled=False,
+                                                  allowed_operations=[]))
+        for ref, rec in jdb.tables['PIF'].items():
+            mdb.create('PIF', ref=ref, **dict(_fields(rec), network=net_map[rec['network']]))
+        for ref, rec in jdb.tables['PBD'].items():
+            mdb.create('PBD', ref=ref, **dict(_fields(rec), SR=sr_map[rec['SR']]))
+        for ref, rec in jdb.tables['VM'].items():
+            mdb.create('VM', ref=ref, **_fields(rec))
+
+
+def _fields(rec):
+    import copy
+    return copy.deepcopy(rec)
+
+
+# -- eject --------------------------------------------------------------------
+class _PoolOp(object):
+    """``with_pool_operation``: a pool op in ``current_operations`` while it runs."""
+
+    def __init__(self, call, op):
+        self.db, self.op = call.db, op
+        self.ref = call.task or model.new_ref()
+
+    def __enter__(self):
+        with self.db.lock:
+            pool = self.db.pool_ref()
+            _pool_op_busy(self.db, pool)
+            ops = dict(self.db.get('pool', pool)['current_operations'])
+            ops[self.ref] = self.op
+            self.db.set('pool', pool, current_operations=ops)
+            self.pool = pool
+        return self
+
+    def __exit__(self, *exc):
+        with self.db.lock:
+            if self.db.exists('pool', self.pool):
+                ops = dict(self.db.get('pool', self.pool)['current_operations'])
+                ops.pop(self.ref, None)
+                self.db.set('pool', self.pool, current_operations=ops)
+
+
+def _live(db, host_ref):
+    metrics = db.get('host', host_ref)['metrics']
+    return db.exists('host_metrics', metrics) and db.get('host_metrics', metrics)['live']
+
+
+@api('pool.eject', 1, async_ok=True)
+def pool_eject(call, host_ref):
+    db, lab = call.db, call.lab
+    db.get('host', host_ref)
+    with _PoolOp(call, 'eject'):
+        if not _live(db, host_ref):
+            raise XapiError('HOST_OFFLINE', host_ref)
+        target = lab.host_by_ref(host_ref)
+        if target is None or not lab.reachable(call.host, target):
+            raise XapiError('CANNOT_CONTACT_HOST', host_ref)
+        if target.is_master:
+            raise XapiError('INTERNAL_ERROR', 'Xapi_pool.Cannot_eject_master')
+        pool = db.get('pool', db.pool_ref())
+        if pool['ha_enabled']:
+            raise XapiError('HA_IS_ENABLED')
+        for rec in db.records('VM').values():
+            if (not rec['is_control_domain'] and rec['resident_on'] == host_ref
+                    and rec['power_state'] != 'Halted'):
+                raise XapiError('OPERATION_NOT_ALLOWED', 'VM resident on host')
+        call.sleep(lab.timings.eject_duration)
+        forget_host(db, host_ref)
+    lab.after(lab.timings.fuse, lambda: lab.reboot_standalone(target))
+    return ''
+
+
+def forget_host(db, host_ref):
+    """Remove a host and what only it had: dom0, PIFs, PBDs, local SRs."""
+    with db.lock:
+        hrec = db.record('host', host_ref)
+        for ref, vm in list(db.tables['VM'].items()):
+            if vm['is_control_domain'] and vm['resident_on'] == host_ref:
+                db.destroy('VM', ref)
+            elif vm['resident_on'] == host_ref:
+                db.set('VM', ref, resident_on=model.NULL, power_state='Halted')
+        for ref in hrec['PIFs']:
+            db.destroy('PIF', ref)
+        for ref in hrec['PBDs']:
+            sr = db.get('PBD', ref)['SR']
+            db.destroy('PBD', ref)
+            if db.exists('SR', sr) and not db.record('SR', sr)['PBDs']:
+                db.destroy('SR', sr)
+        db.destroy('host', host_ref)
+        if db.exists('host_metrics', hrec['metrics']):
+            db.destroy('host_metrics', hrec['metrics'])
+
+
+# -- designate_new_master and host.destroy ------------------------------------
+@api('pool.designate_new_master', 1, async_ok=True)
+def designate_new_master(call, host_ref):
+    db, lab = call.db, call.lab
+    db.get('host', host_ref)
+    with _PoolOp(call, 'designate_new_master'):
+        if not _live(db, host_ref):
+            raise XapiError('HOST_OFFLINE', host_ref)
+        target = lab.host_by_ref(host_ref)
+        if target is None or not lab.reachable(call.host, target):
+            raise XapiError('CANNOT_CONTACT_HOST', host_ref)
+        if target.is_master:
+            return ''
+        if db.get('pool', db.pool_ref())['ha_enabled']:
+            raise XapiError('HA_IS_ENABLED')
+        call.sleep(lab.timings.designate_duration)
+        db.set('pool', db.pool_ref(), master=host_ref)
+    lab.after(lab.timings.fuse, lambda: lab.switch_master(db, target))
+    return ''
+
+
+@api('host.destroy', 1, async_ok=True)
+def host_destroy(call, host_ref):
+    db = call.db
+    db.get('host', host_ref)
+    if host_ref == call.host.ref or _live(db, host_ref):
+        raise XapiError('HOST_IS_LIVE', host_ref)
+    if db.get('pool', db.pool_ref())['ha_enabled']:
+        raise XapiError('HA_IS_ENABLED')
+    for rec in db.records('VM').values():
+        if not rec['is_control_domain'] and rec['resident_on'] == host_ref:
+            raise XapiError('HOST_HAS_RESIDENT_VMS', host_ref)
+    forget_host(db, host_ref)
+    return ''
