@@ -94,9 +94,9 @@ class Intent:
 
     @classmethod
     def from_json(cls, data):
-        """Build from parsed JSON; raises ValueError when malformed."""
+        """Build from parsed JSON; raises TypeError/ValueError when malformed."""
         if not isinstance(data, dict):
-            raise ValueError('intent is not an object')
+            raise TypeError('intent is not an object')
         kwargs = {attr: data.get(name) for attr, name in cls._FIELDS}
         for required in ('id', 'op', 'host', 'owner', 'prev_state'):
             if not isinstance(kwargs[required], str) or not kwargs[required]:
@@ -252,6 +252,6 @@ def _text(value):
 
 def _counted(value):
     if not isinstance(value, dict):
-        raise ValueError('not an object')
+        raise TypeError('not an object')
     return Counted(id=_text(value.get('id')), op=_text(value.get('op')),
                    host=_text(value.get('host')))

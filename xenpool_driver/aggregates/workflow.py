@@ -42,7 +42,7 @@ DELETE_ACTION = 'delete_aggregate'
 RESET_ACTION = 'reset_aggregate'
 
 
-class Workflow(object):
+class Workflow:
     """Runs pool operations for aggregates, keeping metadata and pool in step.
 
     :param connector: a :class:`xenpool_driver.xapi.session.Connector`, or a
@@ -197,7 +197,7 @@ class Workflow(object):
 
         :raises InvalidAggregateAction: not ``created``, or hosts remain.
         """
-        state, record = self._check(aggregate, ps.OP_DELETE, DELETE_ACTION)
+        state, _ = self._check(aggregate, ps.OP_DELETE, DELETE_ACTION)
         if aggregate.hosts or bk.recorded_hosts(aggregate.metadata):
             raise exception.InvalidAggregateAction(
                 DELETE_ACTION, aggregate.id, 'pool still has hosts')
@@ -439,7 +439,8 @@ class Workflow(object):
     def _safe_verify(aggregate, verify):
         try:
             return verify()
-        except Exception as exc:  # NOTE: keep the original error for the caller
+        except Exception as exc:  # noqa: BLE001
+            # NOTE: whatever the re-read raises, the caller gets the original
             LOG.warning('Could not re-read the pool of aggregate %s: %s',
                         aggregate.id, exc)
             return None

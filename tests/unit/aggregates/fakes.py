@@ -3,7 +3,7 @@
 import copy
 
 
-class FakeAggregate(object):
+class FakeAggregate:
     """Aggregate without compare-and-set: ``update_metadata`` only.
 
     :ivar history: every metadata dict stored, in order (copies).
@@ -58,14 +58,15 @@ class FakeAtomicAggregate(FakeAggregate):
 
 # -- XAPI side: autospec'd pool operations and sessions ----------------------
 
-import pytest  # noqa: E402
-from oslo_config import cfg  # noqa: E402
-from unittest import mock  # noqa: E402
+from unittest import mock
 
-from tests import passwords  # noqa: E402
-from xenpool_driver import conf as xenpool_conf  # noqa: E402
-from xenpool_driver.xapi import pool  # noqa: E402
-from xenpool_driver.xapi import session as xsession  # noqa: E402
+import pytest
+from oslo_config import cfg
+
+from tests import passwords
+from xenpool_driver import conf as xenpool_conf
+from xenpool_driver.xapi import pool
+from xenpool_driver.xapi import session as xsession
 
 OWN_URL = 'https://192.0.2.1'
 POOL_OPS = ('snapshot', 'this_host', 'init_pool', 'clear_pool', 'preflight',
@@ -110,7 +111,7 @@ def membership(*names, master=None, name_label='pool-a', **health):
                            master_uuid=UUID[master or names[0]], hosts=hosts)
 
 
-class Xapi(object):
+class Xapi:
     """Every pool operation patched with autospec, plus sessions per URL.
 
     :ivar ops: name -> autospec'd mock of ``xenpool_driver.xapi.pool.<name>``.
@@ -156,13 +157,13 @@ class Xapi(object):
         return [name for name, _ in self.calls]
 
 
-@pytest.fixture
-def xapi(mocker):
+@pytest.fixture(name='xapi')
+def xapi_fixture(mocker):
     mocker.patch.object(xsession, 'url_for_address', autospec=True,
                         side_effect=lambda url, addr: 'https://%s' % addr)
     return Xapi(mocker)
 
 
-@pytest.fixture
-def conf():
+@pytest.fixture(name='conf')
+def conf_fixture():
     return make_conf()

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from tests.unit.aggregates import fakes
-from tests.unit.aggregates.fakes import conf, xapi  # noqa: F401 (fixtures)
+from tests.unit.aggregates.fakes import conf_fixture, xapi_fixture  # noqa: F401
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk

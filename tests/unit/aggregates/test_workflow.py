@@ -6,7 +6,7 @@ import pytest
 
 from tests import passwords
 from tests.unit.aggregates import fakes
-from tests.unit.aggregates.fakes import conf, xapi  # noqa: F401 (fixtures)
+from tests.unit.aggregates.fakes import conf_fixture, xapi_fixture  # noqa: F401
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
@@ -14,9 +14,9 @@ from xenpool_driver.aggregates import workflow as wf
 
 UUID = fakes.UUID
 KINDS = [fakes.FakeAggregate, fakes.FakeAtomicAggregate]
-NOT_ADDABLE = sorted((ps.ALL_STATES - ps.ACCEPTED_IN[ps.OP_ADD])) + [
+NOT_ADDABLE = sorted(ps.ALL_STATES - ps.ACCEPTED_IN[ps.OP_ADD]) + [
     None, 'bogus', 'ACTIVE']
-NOT_REMOVABLE = sorted((ps.ALL_STATES - ps.ACCEPTED_IN[ps.OP_REMOVE])) + [
+NOT_REMOVABLE = sorted(ps.ALL_STATES - ps.ACCEPTED_IN[ps.OP_REMOVE]) + [
     None, 'bogus']
 
 

@@ -1,0 +1,128 @@
+"""The virt-driver plugin: the compute service's aggregate hooks.
+
+Loaded through the entry point ``xenpool_driver.virt_drivers = xenpool``::
+
+    stevedore.driver.DriverManager('xenpool_driver.virt_drivers', 'xenpool',
+                                   invoke_on_load=True).driver
+
+Every hook delegates to :class:`xenpool_driver.aggregates.workflow.Workflow`;
+this module only adapts the classic signatures and owns the connector.
+"""
+
+import time
+
+from oslo_log import log as logging
+
+from xenpool_driver import conf as xenpool_conf
+from xenpool_driver import pool_states as ps
+from xenpool_driver.aggregates import workflow as workflow_mod
+from xenpool_driver.xapi import session as xsession
+
+LOG = logging.getLogger(__name__)
+
+
+class XenPoolDriver:
+    """Keeps host aggregates and XenServer / XCP-ng pools in step.
+
+    :param virtapi: the compute service's virt API (unused; kept for the
+        classic signature).
+    :param conf: oslo.config ``ConfigOpts`` with ``[xenserver]`` registered
+        (default: :data:`xenpool_driver.conf.CONF`).
+    :param connector: a :class:`~xenpool_driver.xapi.session.Connector`
+        (default: built lazily from ``SessionSettings.from_conf(conf)``, so
+        that loading the driver makes no connection).
+    :param host_locator: callable ``compute host name -> xapi URL`` for hosts
+        other than our own when no ``slave_info`` is given.
+    :param clock: wall-clock callable for the intent record's ``started``.
+    :param aggregates: callable ``host -> iterable of aggregates`` that
+        ``init_host`` reconciles (a compute service's callback); None: none.
+    """
+
+    def __init__(self, virtapi=None, *, conf=None, connector=None,
+                 host_locator=None, clock=None, aggregates=None):
+        self.virtapi = virtapi
+        self.conf = conf if conf is not None else xenpool_conf.CONF
+        self._connector = connector
+        self.aggregates = aggregates
+        self.host = None
+        self.workflow = workflow_mod.Workflow(
+            self._get_connector, conf=self.conf, host_locator=host_locator,
+            clock=clock or time.time)
+
+    def _get_connector(self):
+        # NOTE: lazy, so that the entry point loads without config or network
+        if self._connector is None:
+            settings = xsession.SessionSettings.from_conf(self.conf)
+            self._connector = xsession.Connector(settings)
+        return self._connector
+
+    def init_host(self, host):
+        """Remember our compute host name and reconcile its aggregates.
+
+        :param host: this compute host's name (its xapi is
+            ``[xenserver] connection_url``).
+        :returns: list of :class:`~.reconcile.ReconcileReport` (empty without
+            an ``aggregates`` provider).
+        """
+        self.host = host
+        self.workflow.own_host = host
+        self.workflow.owner = host
+        if self.aggregates is None:
+            return []
+        reports = []
+        for aggregate in self.aggregates(host):
+            if ps.is_hv_pool(aggregate.metadata):
+                reports.append(self.reconcile(aggregate))
+        return reports
+
+    def add_to_aggregate(self, context, aggregate, host, **kwargs):
+        """Add ``host`` to the pool behind ``aggregate`` (see Workflow.add).
+
+        :param kwargs: ``slave_info`` (dict with ``url``, ``xenhost_uuid``;
+            never a password).
+        :raises InvalidAggregateAction: refused (state, location, preflight).
+        :raises XapiError: xapi answered an error (code, params).
+        :raises XapiUnavailable: no xapi answered.
+        """
+        return self.workflow.add(aggregate, host,
+                                 slave_info=kwargs.get('slave_info'))
+
+    def remove_from_aggregate(self, context, aggregate, host, **kwargs):
+        """Remove ``host`` from the pool behind ``aggregate``.
+
+        :param kwargs: ``force`` (bool): eject even with running VMs resident.
+        :raises InvalidAggregateAction: refused.
+        :raises XapiError: xapi answered an error (code, params).
+        :raises XapiUnavailable: no xapi answered.
+        """
+        self.workflow.remove(aggregate, host,
+                             force=bool(kwargs.get('force', False)))
+
+    def undo_aggregate_operation(self, context, op, aggregate, host,
+                                 set_error=True):
+        """Undo the caller's host-list change after a failed hook.
+
+        Calls ``op(host)`` (e.g. ``aggregate.delete_host``); with
+        ``set_error`` the failure is accounted under the threshold rule,
+        unless our workflow already counted it. Never sets ``changing``;
+        never raises (the caller is already handling a failure).
+        """
+        try:
+            op(host)
+        except Exception:
+            LOG.exception('Aggregate %s: undo of host %s failed',
+                          getattr(aggregate, 'id', None), host)
+        if not set_error:
+            return
+        try:
+            self.workflow.record_failure(aggregate, host)
+        except Exception:
+            LOG.exception('Aggregate %s: could not record the failure of %s',
+                          getattr(aggregate, 'id', None), host)
+
+    def reconcile(self, aggregate):
+        """Repair ``aggregate`` from reality; see :mod:`.aggregates.reconcile`.
+
+        :returns: :class:`~.reconcile.ReconcileReport`.
+        """
+        return self.workflow.reconcile(aggregate)
