@@ -82,7 +82,10 @@ def register_opts(conf):
 
 def list_opts():
     """Options for oslo-config-generator: ``[(group, [opts])]``."""
-    return [(xenserver_group, xenserver_opts)]
+    # NOTE: imported here, not at module level: the store module imports this
+    # one (for CONF), and the driver itself needs no store.
+    from xenpool_driver.store import conf as store_conf
+    return [(xenserver_group, xenserver_opts)] + store_conf.list_opts()
 
 
 CONF = cfg.CONF

@@ -5,7 +5,8 @@ from tests import passwords
 
 
 def test_scan_finds_a_leaked_password(monkeypatch):
-    monkeypatch.setattr(conftest, '_records', [('some.logger', 'login as root/' + passwords.PASSWORD)])
+    leaked = 'login as root/' + passwords.PASSWORD
+    monkeypatch.setattr(conftest, '_records', [('some.logger', leaked)])
     monkeypatch.setattr(conftest, '_exception_texts', [])
     leaks = conftest.find_leaks()
     assert [where for where, _hint in leaks] == ['some.logger']
