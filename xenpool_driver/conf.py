@@ -74,10 +74,20 @@ xenserver_opts = [
 ]
 
 
+def fresh_group(group):
+    """A copy of ``group`` for one ``ConfigOpts``.
+
+    NOTE: oslo.config keeps option values and overrides on the OptGroup
+    object; registering one module-level group on several ``ConfigOpts``
+    would let an override on one leak into all the others.
+    """
+    return cfg.OptGroup(group.name, title=group.title, help=group.help)
+
+
 def register_opts(conf):
-    """Register every option of this project on ``conf``."""
-    conf.register_group(xenserver_group)
-    conf.register_opts(xenserver_opts, group=xenserver_group)
+    """Register the ``[xenserver]`` options on ``conf``."""
+    conf.register_group(fresh_group(xenserver_group))
+    conf.register_opts(xenserver_opts, group=xenserver_group.name)
 
 
 def list_opts():

@@ -46,3 +46,14 @@ def test_sample_in_sync(tmp_path):
         committed = f.read()
     assert out.read_text() == committed, (
         'etc/xenpool_driver/xenpool_driver.conf.sample is stale: run tox -e genconfig')
+
+
+def test_overrides_do_not_leak_between_config_objects():
+    a, b = cfg.ConfigOpts(), cfg.ConfigOpts()
+    conf.register_opts(a)
+    conf.register_opts(b)
+    a([], project='xenpool-test')
+    b([], project='xenpool-test')
+    a.set_override('pool_error_threshold', 1, 'xenserver')
+    assert a.xenserver.pool_error_threshold == 1
+    assert b.xenserver.pool_error_threshold == 3

@@ -34,8 +34,10 @@ store_opts = [
 
 def register_opts(conf):
     """Register the ``[store]`` options on ``conf``."""
-    conf.register_group(store_group)
-    conf.register_opts(store_opts, group=store_group)
+    # NOTE: a fresh group per ConfigOpts, see xenpool_driver.conf.fresh_group
+    from xenpool_driver.conf import fresh_group
+    conf.register_group(fresh_group(store_group))
+    conf.register_opts(store_opts, group=store_group.name)
 
 
 def list_opts():
