@@ -64,7 +64,8 @@ class Server:
         scheme = 'https' if tls else 'http'
         self.url = '%s://127.0.0.1:%d/' % (scheme, self.httpd.server_address[1])
         self.release = threading.Event()
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       args=(0.02,), daemon=True)
         self.thread.start()
 
     def hang(self, handler):
