@@ -1,5 +1,7 @@
 """Tests of the driver's classic aggregate hooks (pool ops mocked)."""
 
+from unittest import mock
+
 import pytest
 import stevedore
 
@@ -86,7 +88,8 @@ def test_remove_passes_force(drv, xapi, kwargs, force):
     agg = pool_agg(names=('c1', 'c2'))
     drv.remove_from_aggregate(None, agg, 'c2', **kwargs)
     xapi.ops['eject'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.1'], UUID['c2'], force=force)
+        xapi.sessions['https://192.0.2.1'], UUID['c2'], force=force,
+        on_progress=mock.ANY)
 
 
 def test_failed_add_then_undo_counts_once(drv, xapi):

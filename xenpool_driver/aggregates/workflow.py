@@ -53,6 +53,8 @@ class Workflow:
         when unknown), used for hosts other than ``own_host``.
     :param clock: wall-clock callable (seconds), for the intent's ``started``.
     :param owner: who runs the operations (written in the intent record).
+    :ivar progress: optional callable ``(phase, fraction_or_None)`` told of
+        each phase of a long operation and of the XAPI task's progress.
     """
 
     def __init__(self, connector, conf=None, own_host=None, host_locator=None,
@@ -63,6 +65,15 @@ class Workflow:
         self.host_locator = host_locator
         self.clock = clock or time.time
         self.owner = owner or '%s:%d' % (socket.gethostname(), os.getpid())
+        self.progress = None
+
+    def _report(self, phase, fraction=None):
+        """Tell :attr:`progress` (if any) where a long operation stands."""
+        if self.progress is not None:
+            try:
+                self.progress(phase, fraction)
+            except Exception:  # NOTE: a display problem must not fail a join
+                LOG.debug('Progress callback failed', exc_info=True)
 
     # -- locating xapi ------------------------------------------------------
 
@@ -284,6 +295,7 @@ class Workflow:
             host_uuid = pool.this_host(joiner).uuid
             self._update_intent(aggregate, intent, host_uuid=host_uuid)
         force = self.xs.use_join_force
+        self._report('preflight')
         mismatches = pool.preflight(joiner, master, force=force)
         if mismatches:
             raise exception.PreflightFailed(ADD_ACTION, aggregate.id,
@@ -292,13 +304,16 @@ class Workflow:
         self._update_intent(aggregate, intent, host_uuid=host_uuid,
                             phase='join')
         pool.join(joiner, master, address, self.xs.connection_username,
-                  self.xs.connection_password, force=force)
+                  self.xs.connection_password, force=force,
+                  on_progress=lambda f: self._report('join', f),
+                  on_phase=self._report)
         return {intent.host: host_uuid}, None
 
     def _remove(self, aggregate, intent, record, is_master, force):
         master = self.session_at(self.master_url(aggregate.metadata, record))
         if not is_master:
-            pool.eject(master, intent.host_uuid, force=force)
+            pool.eject(master, intent.host_uuid, force=force,
+                       on_progress=lambda f: self._report('eject', f))
             return {intent.host: None}, None
         members = pool.snapshot(master)
         others = [h for h in members.hosts if h.uuid != intent.host_uuid]
@@ -311,6 +326,7 @@ class Workflow:
             target = self._pick_new_master(aggregate, others)
             self._update_intent(aggregate, intent, target_uuid=target.uuid,
                                 phase='designate')
+            self._report('designate new master')
             pool.designate_new_master(master, target.uuid)
         else:
             # NOTE: the master already moved (e.g. an earlier designate):
@@ -322,7 +338,8 @@ class Workflow:
         self._update_intent(aggregate, intent, phase='eject',
                             extra=follow, master_address=target.address)
         new_master = self.session_at(self.url_for_address(target.address))
-        pool.eject(new_master, intent.host_uuid, force=force)
+        pool.eject(new_master, intent.host_uuid, force=force,
+                   on_progress=lambda f: self._report('eject', f))
         updates.update(follow)
         return updates, target.address
 

@@ -161,7 +161,7 @@ def preflight(joiner, master, force=False):
 
 
 def join(joiner, master, master_address, username, password, force=False,
-         on_progress=None, joiner_uuid=None, timeout=None):
+         on_progress=None, joiner_uuid=None, timeout=None, on_phase=None):
     """Join ``joiner`` to ``master``'s pool and wait until it is live.
 
     Pre: the joiner is standalone and passes :func:`preflight`.
@@ -185,6 +185,8 @@ def join(joiner, master, master_address, username, password, force=False,
     :param joiner_uuid: the joiner's host uuid when the caller knows it
         (saves 2 round trips).
     :param timeout: seconds for the join task (default: task_timeout).
+    :param on_phase: called with ``"wait until live"`` when the task is done
+        and the wait for the joiner's restart begins.
     :returns: :class:`HostInfo` of the joiner as the master sees it.
     :raises XapiError: xapi refused the join (its code and params).
     :raises XapiUnavailable: the joiner could not be reached and did not join.
@@ -208,6 +210,8 @@ def join(joiner, master, master_address, username, password, force=False,
         failure = error
         LOG.warning('%s on host %s reported %s, but the master lists the host: '
                     'the join happened', method, joiner_uuid, error)
+    if on_phase is not None:
+        on_phase('wait until live')
     try:
         return wait_until_live(master, joiner_uuid)
     except exception.XapiTimeout as timed_out:

@@ -2,6 +2,8 @@
 
 import json
 
+from unittest import mock
+
 import pytest
 
 from tests import passwords
@@ -110,7 +112,8 @@ def test_join_passes_use_join_force_and_credentials(kind, force, xapi):
         xapi.sessions['https://192.0.2.1']
     xapi.ops['preflight'].assert_called_once_with(joiner, master, force=force)
     xapi.ops['join'].assert_called_once_with(
-        joiner, master, '192.0.2.1', 'root', passwords.PASSWORD, force=force)
+        joiner, master, '192.0.2.1', 'root', passwords.PASSWORD, force=force,
+        on_progress=mock.ANY, on_phase=mock.ANY)
     # NOTE: the XAPI round trips of an add are those of these two pool ops
     assert xapi.names == ['preflight', 'join']
     assert agg.metadata['c2'] == UUID['c2']
@@ -364,7 +367,8 @@ def test_remove_slave_ejects_on_master(conf, xapi, kind, force):
     xapi.on('eject', lambda *a, **k: seen.append(dict(agg.metadata)))
     flow(conf, xapi).remove(agg, 'c2', force=force)
     xapi.ops['eject'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.1'], UUID['c2'], force=force)
+        xapi.sessions['https://192.0.2.1'], UUID['c2'], force=force,
+        on_progress=mock.ANY)
     assert xapi.names == ['eject']
     assert seen[0][ps.KEY] == ps.CHANGING
     assert bk.read(seen[0]).intent.op == 'remove'
@@ -384,7 +388,8 @@ def test_remove_master_designates_then_ejects(conf, xapi):
     xapi.ops['designate_new_master'].assert_called_once_with(
         xapi.sessions['https://192.0.2.1'], UUID['c3'])  # c2 is not live
     xapi.ops['eject'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.3'], UUID['c1'], force=False)
+        xapi.sessions['https://192.0.2.3'], UUID['c1'], force=False,
+        on_progress=mock.ANY)
     md = agg.metadata
     assert md[bk.MASTER_COMPUTE] == 'c3' and 'c1' not in md
     assert bk.read(md).master_address == '192.0.2.3'
@@ -555,3 +560,28 @@ def test_record_failure_never_touches_changing(conf, xapi):
     before = dict(agg.metadata)
     assert flow(conf, xapi).record_failure(agg, 'c2') is False
     assert agg.metadata == before
+
+
+def test_join_reports_progress_phases(conf, xapi):
+    agg = active(extra_hosts=['c2'])
+    xapi.ops['preflight'].return_value = []
+
+    def join(*args, on_progress, on_phase, **kwargs):
+        on_progress(0.5)
+        on_phase('wait until live')
+
+    xapi.ops['join'].side_effect = join
+    seen = []
+    workflow = flow(conf, xapi)
+    workflow.progress = lambda phase, fraction: seen.append((phase, fraction))
+    workflow.add(agg, 'c2', slave_info=slave_info('c2'))
+    assert seen == [('preflight', None), ('join', 0.5), ('wait until live', None)]
+
+
+def test_a_failing_progress_display_does_not_fail_the_join(conf, xapi):
+    agg = active(extra_hosts=['c2'])
+    xapi.ops['preflight'].return_value = []
+    workflow = flow(conf, xapi)
+    workflow.progress = mock.Mock(side_effect=OSError('terminal gone'))
+    workflow.add(agg, 'c2', slave_info=slave_info('c2'))
+    assert agg.metadata[ps.KEY] == ps.ACTIVE

@@ -509,3 +509,18 @@ def test_designate_noop_waits_for_members_whatever_the_session_address(master, m
     m = pool.designate_new_master(master, 'master')
     assert m.master_uuid == 'master' and m.host('slave').live
     assert 'pool.designate_new_master' not in calls(master)
+
+
+def test_join_announces_the_wait_until_live_after_the_task(master, master_fake, joiner):
+    order = []
+    joins = _joins(master_fake)
+
+    def join_task(*args, **kwargs):
+        order.append('task')
+        return joins(*args, **kwargs)
+
+    joiner.call_async.side_effect = join_task
+    master.between_events = [_restart(master_fake)]
+    pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, joiner_uuid='joiner',
+              on_phase=order.append)
+    assert order == ['task', 'wait until live']
