@@ -227,13 +227,13 @@ def _power(call, vm, expected, new_state, resident):
     return ''
 
 
-@api('VM.start', 2, async_ok=True)
+@api('VM.start', 3, async_ok=True)
 def vm_start(call, vm, start_paused, force):
     state = 'Paused' if start_paused else 'Running'
     return _power(call, vm, ['Halted'], state, call.host.ref)
 
 
-@api('VM.start_on', 3, async_ok=True)
+@api('VM.start_on', 4, async_ok=True)
 def vm_start_on(call, vm, host, start_paused, force):
     call.db.get('host', host)
     return _power(call, vm, ['Halted'], 'Paused' if start_paused else 'Running', host)
