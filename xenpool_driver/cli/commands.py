@@ -1,0 +1,296 @@
+"""The ``xenpool`` operator commands (everything but ``lab`` and ``demo``).
+
+Parsing is oslo.config's: ``--config-file`` and the environment variables
+(``OS_XENSERVER__CONNECTION_PASSWORD``) come with it; sub-commands are one
+``SubCommandOpt``. Each command returns an exit status; errors are one line
+on stderr with XAPI's code where xapi answered.
+"""
+
+import json
+import sys
+
+from oslo_config import cfg
+
+from xenpool_driver import conf as xenpool_conf
+from xenpool_driver import exception
+from xenpool_driver import pool_states as ps
+from xenpool_driver import store as store_mod
+from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.cli import context as context_mod
+from xenpool_driver.cli import progress as progress_mod
+from xenpool_driver.cli import views
+from xenpool_driver.store import conf as store_conf
+from xenpool_driver.xapi import pool
+
+cli_opts = [
+    cfg.StrOpt('lab-file', help='Lab file written by "xenpool lab serve": '
+               'credentials, CA and host URLs come from it.'),
+    cfg.StrOpt('store', help='SQLAlchemy URL of the aggregate store '
+               '(overrides [store] connection).'),
+]
+
+
+def _add_parsers(subparsers):
+    agg = subparsers.add_parser('aggregate', help='manage pool aggregates')
+    sub = agg.add_subparsers(dest='action', required=True)
+    p = sub.add_parser('create', help='create an aggregate')
+    p.add_argument('name')
+    p.add_argument('--no-hv-pool', action='store_true',
+                   help='a plain aggregate, not a hypervisor pool')
+    p = sub.add_parser('list', help='list aggregates')
+    p.add_argument('--json', action='store_true')
+    p = sub.add_parser('show', help='metadata and live xapi membership side by side')
+    p.add_argument('name')
+    p.add_argument('--json', action='store_true')
+    p = sub.add_parser('delete', help='delete an aggregate with no hosts (dismissed)')
+    p.add_argument('name')
+    p = sub.add_parser('add-host', help='add a host (pool.join)')
+    p.add_argument('name')
+    p.add_argument('host')
+    p.add_argument('--url', help='xapi URL of the host (remembered in the inventory)')
+    p.add_argument('--force-join', action='store_true', help='use pool.join_force')
+    p = sub.add_parser('remove-host', help='remove a host (pool.eject)')
+    p.add_argument('name')
+    p.add_argument('host')
+    p.add_argument('--force', action='store_true',
+                   help='eject even with running VMs resident (they are lost)')
+    p = sub.add_parser('reconcile', help='repair metadata from reality')
+    p.add_argument('name', nargs='?')
+    p.add_argument('--all', action='store_true')
+    p.add_argument('--json', action='store_true')
+    p = sub.add_parser('reset', help='leave error when metadata and reality agree')
+    p.add_argument('name')
+    p = subparsers.add_parser('preflight', help='check a host against a pool master')
+    p.add_argument('name')
+    p.add_argument('host')
+    p.add_argument('--url')
+    p.add_argument('--json', action='store_true')
+    pl = subparsers.add_parser('pool', help='read a pool straight from xapi')
+    psub = pl.add_subparsers(dest='action', required=True)
+    p = psub.add_parser('show')
+    p.add_argument('--url', required=True)
+    p.add_argument('--json', action='store_true')
+
+
+def build_conf(argv):
+    """Parse ``argv`` into a fresh ``ConfigOpts`` (raises SystemExit on usage)."""
+    conf = cfg.ConfigOpts()
+    xenpool_conf.register_opts(conf)
+    store_conf.register_opts(conf)
+    conf.register_cli_opts(cli_opts)
+    conf.register_cli_opt(cfg.SubCommandOpt('command', handler=_add_parsers))
+    conf(argv, project='xenpool', prog='xenpool', default_config_files=[])
+    return conf
+
+
+def _out(args, text, data):
+    if getattr(args, 'json', False):
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + '\n')
+    else:
+        sys.stdout.write(text + '\n')
+
+
+def _aggregate(ctx, name):
+    return ctx.store.get_aggregate(name)
+
+
+def cmd_create(ctx, args):
+    metadata = {}
+    if not args.no_hv_pool:
+        metadata = {ps.POOL_FLAG: 'true', ps.KEY: ps.CREATED}
+    try:
+        existing = ctx.store.get_aggregate(args.name)
+    except store_mod.NotFound:
+        existing = None
+    if existing is not None:
+        if existing.metadata.get(ps.KEY) != ps.DISMISSED:
+            raise store_mod.Conflict('aggregate %s already exists' % args.name)
+        # NOTE: a dismissed aggregate is kept for history; its name is free
+        ctx.store.delete_aggregate(existing.id)
+    agg = ctx.store.create_aggregate(args.name, metadata)
+    sys.stdout.write('created aggregate %s (%s)\n' % (
+        agg.name, agg.metadata.get(ps.KEY, 'not a pool')))
+    return 0
+
+
+def cmd_list(ctx, args):
+    rows = [{'name': a.name, 'operational_state': a.metadata.get(ps.KEY),
+             'hosts': list(a.hosts), 'master': a.metadata.get(bk.MASTER_COMPUTE)}
+            for a in ctx.store.list_aggregates()]
+    text = '\n'.join('%-20s %-10s %s' % (r['name'], r['operational_state'] or '-',
+                                          ', '.join(r['hosts']) or '-') for r in rows)
+    _out(args, text or 'no aggregates', rows)
+    return 0
+
+
+def cmd_show(ctx, args):
+    agg = _aggregate(ctx, args.name)
+    view = views.aggregate_view(ctx, agg)
+    _out(args, views.render(view), view)
+    return 0
+
+
+def cmd_delete(ctx, args):
+    agg = _aggregate(ctx, args.name)
+    ctx.workflow.delete(agg)
+    sys.stdout.write('aggregate %s: %s\n' % (agg.name, agg.metadata.get(ps.KEY)))
+    return 0
+
+
+def cmd_add_host(ctx, args):
+    agg = _aggregate(ctx, args.name)
+    if args.url:
+        ctx.store.set_host_url(args.host, args.url)
+    if args.force_join:
+        ctx.conf.set_override('use_join_force', True, 'xenserver')
+    url = ctx.locate(args.host)
+    if not url:
+        raise exception.XenPoolError(
+            'unknown host %s: give --url, or use a lab file naming it' % args.host)
+    if args.host not in agg.hosts:
+        agg.add_host(args.host)
+    try:
+        ctx.workflow.add(agg, args.host, slave_info={'url': url})
+    except exception.XenPoolError:
+        _undo_add(agg, args.host)
+        raise
+    except KeyboardInterrupt:
+        # NOTE: the intent record stays; reconcile finishes or rolls back.
+        sys.stderr.write('xenpool: interrupted: the intent record is kept; run '
+                         '"xenpool aggregate reconcile %s"\n' % agg.name)
+        return 130
+    finally:
+        if ctx.progress is not None:
+            ctx.progress.close()
+    sys.stdout.write('added %s to %s: %s\n' % (args.host, agg.name, agg.metadata.get(ps.KEY)))
+    return 0
+
+
+def _undo_add(agg, host):
+    agg.refresh()
+    if host in agg.hosts and host not in bk.recorded_hosts(agg.metadata):
+        agg.delete_host(host)
+
+
+def cmd_remove_host(ctx, args):
+    agg = _aggregate(ctx, args.name)
+    try:
+        ctx.workflow.remove(agg, args.host, force=args.force)
+    except KeyboardInterrupt:
+        sys.stderr.write('xenpool: interrupted: the intent record is kept; run '
+                         '"xenpool aggregate reconcile %s"\n' % agg.name)
+        return 130
+    finally:
+        if ctx.progress is not None:
+            ctx.progress.close()
+    agg.refresh()
+    if args.host in agg.hosts:
+        agg.delete_host(args.host)
+    sys.stdout.write('removed %s from %s: %s\n' % (args.host, agg.name,
+                                                    agg.metadata.get(ps.KEY)))
+    return 0
+
+
+def cmd_reconcile(ctx, args):
+    if args.all:
+        aggs = ctx.store.list_aggregates()
+    elif args.name:
+        aggs = [_aggregate(ctx, args.name)]
+    else:
+        raise exception.XenPoolError('give an aggregate NAME or --all')
+    reports = []
+    for agg in aggs:
+        if not ps.is_hv_pool(agg.metadata) or agg.metadata.get(ps.KEY) == ps.DISMISSED:
+            continue
+        report = ctx.workflow.reconcile(agg)
+        reports.append(views.report_view(agg, report))
+    text = '\n'.join(views.render_report(r) for r in reports)
+    _out(args, text or 'nothing to reconcile', reports)
+    return 0 if all(r['agreed'] for r in reports) else 1
+
+
+def cmd_reset(ctx, args):
+    agg = _aggregate(ctx, args.name)
+    report = ctx.workflow.reset(agg)
+    sys.stdout.write(views.render_report(views.report_view(agg, report)) + '\n')
+    return 0
+
+
+def cmd_preflight(ctx, args):
+    agg = _aggregate(ctx, args.name)
+    url = args.url or ctx.locate(args.host)
+    if not url:
+        raise exception.XenPoolError('unknown host %s: give --url' % args.host)
+    master = ctx.session(ctx.workflow.master_url(agg.metadata))
+    mismatches = pool.preflight(ctx.session(url), master,
+                                force=ctx.conf.xenserver.use_join_force)
+    data = [{'code': m.code, 'params': m.params, 'reason': m.reason} for m in mismatches]
+    text = '\n'.join('%s %s: %s' % (m.code, m.params, m.reason) for m in mismatches)
+    _out(args, text or '%s can join %s' % (args.host, agg.name), data)
+    return 1 if mismatches else 0
+
+
+def cmd_pool_show(ctx, args):
+    members = pool.snapshot(ctx.session(args.url))
+    data = views.membership_view(members)
+    _out(args, views.render_membership(data), data)
+    return 0
+
+
+COMMANDS = {
+    ('aggregate', 'create'): cmd_create,
+    ('aggregate', 'list'): cmd_list,
+    ('aggregate', 'show'): cmd_show,
+    ('aggregate', 'delete'): cmd_delete,
+    ('aggregate', 'add-host'): cmd_add_host,
+    ('aggregate', 'remove-host'): cmd_remove_host,
+    ('aggregate', 'reconcile'): cmd_reconcile,
+    ('aggregate', 'reset'): cmd_reset,
+    ('preflight', None): cmd_preflight,
+    ('pool', 'show'): cmd_pool_show,
+}
+
+
+def error_line(exc):
+    """The one line an operator sees for ``exc``."""
+    if isinstance(exc, exception.XapiError):
+        return 'xapi error %s %s%s' % (exc.code, exc.params,
+                                        ' (in %s)' % exc.method if exc.method else '')
+    return str(exc)
+
+
+def main(argv):
+    """Run one command; returns its exit status."""
+    try:
+        conf = build_conf(argv)
+    except cfg.Error as exc:
+        sys.stderr.write('xenpool: %s\n' % exc)
+        return 2
+    command = conf.command
+    args = _Args(command)
+    key = (command.name, getattr(command, 'action', None))
+    ctx = None
+    try:
+        lab = context_mod.LabFile.load(conf.lab_file) if conf.lab_file else None
+        ctx = context_mod.Context(conf, lab=lab, store_url=conf.store,
+                                  progress=progress_mod.Progress())
+        return COMMANDS[key](ctx, args)
+    except exception.XenPoolError as exc:
+        sys.stderr.write('xenpool: error: %s\n' % error_line(exc))
+        return 1
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+class _Args(object):
+    """Attribute access to the sub-command's arguments (missing ones are None)."""
+
+    def __init__(self, command):
+        self._command = command
+
+    def __getattr__(self, name):
+        try:
+            return getattr(self._command, name)
+        except (AttributeError, cfg.NoSuchOptError):
+            return None

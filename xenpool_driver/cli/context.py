@@ -1,0 +1,124 @@
+"""What a CLI command works with: configuration, lab file, store, workflow.
+
+Credentials come from the config file (``[xenserver] connection_password``),
+from oslo.config's environment variables (``OS_XENSERVER__CONNECTION_PASSWORD``)
+or from a lab file; never from a command-line argument.
+"""
+
+import json
+
+from xenpool_driver import exception
+from xenpool_driver import redaction
+from xenpool_driver import store as store_mod
+from xenpool_driver.aggregates import workflow as workflow_mod
+from xenpool_driver.store import conf as store_conf
+from xenpool_driver.xapi import session as xsession
+
+
+class LabFile(object):
+    """A lab file written by ``xenpool lab serve`` (or the demo).
+
+    :ivar hosts: ``{name: {"url", "address", "uuid"}}``, in the file's order.
+    """
+
+    def __init__(self, data):
+        try:
+            self.username = data['username']
+            self.password = data['password']
+            self.ca_file = data.get('ca_file')
+            self.hosts = {h['name']: h for h in data['hosts']}
+        except (KeyError, TypeError) as exc:
+            raise exception.XenPoolError('malformed lab file: missing %s' % exc)
+        redaction.register_secret(self.password)
+
+    @classmethod
+    def load(cls, path):
+        """Read and check a lab file.
+
+        :raises XenPoolError: unreadable or malformed file.
+        """
+        try:
+            with open(path) as f:
+                return cls(json.load(f))
+        except (OSError, ValueError) as exc:
+            raise exception.XenPoolError('cannot read lab file %s: %s' % (path, exc))
+
+    def url(self, host):
+        entry = self.hosts.get(host)
+        return entry['url'] if entry else None
+
+
+class Context(object):
+    """Lazily built collaborators of a CLI command.
+
+    :param conf: parsed ``ConfigOpts`` (``[xenserver]`` and ``[store]``).
+    :param lab: a :class:`LabFile` or None.
+    :param store_url: ``--store`` (overrides ``[store] connection``).
+    :param progress: callable ``(phase, fraction)`` for long operations.
+    """
+
+    def __init__(self, conf, lab=None, store_url=None, progress=None):
+        self.conf = conf
+        self.lab = lab
+        self.progress = progress
+        self._store_url = store_url
+        self._store = None
+        self._connector = None
+        self._workflow = None
+        if lab is not None:
+            # NOTE: the lab supplies credentials and CA; its first host gives
+            # the URL template (scheme and port) used to reach masters.
+            conf.set_override('connection_username', lab.username, 'xenserver')
+            conf.set_override('connection_password', lab.password, 'xenserver')
+            if lab.ca_file:
+                conf.set_override('ca_file', lab.ca_file, 'xenserver')
+            if not conf.xenserver.connection_url and lab.hosts:
+                first = next(iter(lab.hosts.values()))
+                conf.set_override('connection_url', first['url'], 'xenserver')
+        redaction.register_secret(conf.xenserver.connection_password)
+
+    @property
+    def store(self):
+        if self._store is None:
+            url = self._store_url or store_conf.connection_url(self.conf)
+            self._store = store_mod.Store(url)
+        return self._store
+
+    @property
+    def connector(self):
+        if self._connector is None:
+            if not self.conf.xenserver.connection_password:
+                raise exception.XenPoolError(
+                    'no xapi password: set [xenserver] connection_password in the '
+                    'config file, OS_XENSERVER__CONNECTION_PASSWORD, or use --lab-file')
+            settings = xsession.SessionSettings.from_conf(self.conf)
+            self._connector = xsession.Connector(settings)
+        return self._connector
+
+    @property
+    def workflow(self):
+        if self._workflow is None:
+            self._workflow = workflow_mod.Workflow(
+                lambda: self.connector, conf=self.conf, host_locator=self.locate,
+                owner='xenpool-cli')
+            if self.progress is not None and hasattr(self._workflow, 'progress'):
+                self._workflow.progress = self.progress
+        return self._workflow
+
+    def locate(self, host):
+        """xapi URL of compute host ``host``: the lab file, then the inventory."""
+        if self.lab is not None and self.lab.url(host):
+            return self.lab.url(host)
+        try:
+            return self.store.get_host_url(host)
+        except store_mod.NotFound:
+            return None
+
+    def session(self, url):
+        return self.connector.get(url)
+
+    def close(self):
+        if self._connector is not None:
+            self._connector.close()
+        if self._store is not None:
+            self._store.close()
