@@ -152,16 +152,17 @@ class SimHost(object):
             params = params[1:]
             self.check_session(session)
         call = methods.Call(self, session, m.name)
-        if is_async:
-            value = self.spawn_task(call, m, params, name)
-        else:
+        try:
+            if is_async:
+                return self.spawn_task(call, m, params, name)
             rule = faults.take('fail', m.name, False)
             if rule is not None:
                 raise XapiError(rule.code, *rule.params)
-            value = m.func(call, *params)
-        if faults.take('drop', m.name, is_async, when='after') is not None:
-            raise DropConnection()
-        return value
+            return m.func(call, *params)
+        finally:
+            # NOTE: the answer (value or error) is lost after the call took effect.
+            if faults.take('drop', m.name, is_async, when='after') is not None:
+                raise DropConnection()
 
     def check_session(self, ref):
         rec = self.db.tables['session'].get(ref)

@@ -96,6 +96,10 @@ def _mgmt_pif(pifs, host_ref):
 def pre_join_checks(call, force, pool_rec, hosts, pifs):
     """xapi's ``pre_join_checks`` in order (the ones the simulator models)."""
     host, db = call.host, call.db
+    if not db.exists('pool', db.pool_ref()):
+        # NOTE: simplification: a join repeated during the restart fuse of a
+        # successful one (the joiner's pool object is already gone).
+        raise XapiError('OPERATION_NOT_ALLOWED', 'Host is already part of a pool')
     me = db.record('host', host.ref)
     my_pool = db.get('pool', db.pool_ref())
     master_ref = pool_rec['master']

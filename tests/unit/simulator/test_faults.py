@@ -1,0 +1,160 @@
+"""Every fault kind of the declarative plan, and the lab's lifecycle controls."""
+
+import http.client
+import time
+
+import pytest
+import XenAPI
+
+from tests.passwords import PASSWORD
+from tests.unit.simulator.conftest import failure, join, sdk
+from xenpool_driver.simulator import Timings, faults
+
+
+def test_fail_next_n_calls(lab):
+    s = sdk(lab.hosts[0])
+    lab.hosts[0].faults.fail('pool.get_all', 'INTERNAL_ERROR', ['boom'], times=2)
+    assert failure(s.xenapi.pool.get_all) == ['INTERNAL_ERROR', 'boom']
+    assert failure(s.xenapi.pool.get_all) == ['INTERNAL_ERROR', 'boom']
+    assert len(s.xenapi.pool.get_all()) == 1
+    assert lab.hosts[0].faults.rules == []
+
+
+def test_fail_applies_to_async_as_task_failure(lab):
+    lab.hosts[1].faults.fail('pool.join', 'JOINING_HOST_SERVICE_FAILED')
+    s = sdk(lab.hosts[1])
+    task = s.xenapi.Async.pool.join(lab.hosts[0].address, 'root', PASSWORD)
+    assert lab.wait_until(lambda: s.xenapi.task.get_status(task) == 'failure')
+    assert s.xenapi.task.get_error_info(task) == ['JOINING_HOST_SERVICE_FAILED']
+
+
+def test_async_only_rule(lab):
+    lab.hosts[0].faults.fail('Async.pool.set_name_label', 'INTERNAL_ERROR')
+    s = sdk(lab.hosts[0])
+    s.xenapi.pool.set_name_label(s.xenapi.pool.get_all()[0], 'sync is fine')
+
+
+def _members(lab):
+    m = sdk(lab.hosts[0])
+    return [m.xenapi.host.get_uuid(h) for h in m.xenapi.host.get_all()]
+
+
+def test_single_drop_is_retried_by_the_transport(lab):
+    # NOTE: xmlrpc.client re-sends a request once when a kept-alive connection
+    # is dropped: a non-idempotent call can run twice. Here the first attempt
+    # was dropped before it took effect, so the retry joins.
+    lab.hosts[1].faults.drop('pool.join', when='before')
+    s = sdk(lab.hosts[1])
+    s.xenapi.pool.join(lab.hosts[0].address, 'root', PASSWORD)
+    assert [c.error for c in lab.hosts[1].calls if c.method == 'pool.join'] == [
+        'DROPPED', None]
+    assert lab.hosts[1].uuid in _members(lab)
+
+
+@pytest.mark.parametrize('when, joined', [('before', False), ('after', True)])
+def test_drop_connection_before_or_after_effect(lab, when, joined):
+    lab.hosts[1].faults.drop('pool.join', when=when, times=2)
+    s = sdk(lab.hosts[1])
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        s.xenapi.pool.join(lab.hosts[0].address, 'root', PASSWORD)
+    assert (lab.hosts[1].uuid in _members(lab)) is joined
+    assert [c.error for c in lab.hosts[1].calls if c.method == 'pool.join'] == [
+        'DROPPED', 'DROPPED']
+
+
+def test_drop_after_then_retry_reports_an_error_although_joined(lab):
+    lab.hosts[1].faults.drop('pool.join', when='after')
+    s = sdk(lab.hosts[1])
+    assert failure(s.xenapi.pool.join, lab.hosts[0].address, 'root', PASSWORD) == [
+        'OPERATION_NOT_ALLOWED', 'Host is already part of a pool']
+    assert lab.hosts[1].uuid in _members(lab)
+
+
+def test_latency_is_scaled(make_lab):
+    lab = make_lab(1, time_scale=0.01)
+    s = sdk(lab.hosts[0])
+    lab.hosts[0].faults.latency(20.0, method='pool.get_all', times=1)    # 0.2 s
+    t0 = time.monotonic()
+    s.xenapi.pool.get_all()
+    assert time.monotonic() - t0 >= 0.19
+    t0 = time.monotonic()
+    s.xenapi.pool.get_all()
+    assert time.monotonic() - t0 < 0.19
+
+
+def test_stop_and_restart_a_host(lab):
+    h = lab.hosts[0]
+    s = sdk(h)
+    lab.stop(0)
+    with pytest.raises(ConnectionRefusedError):
+        sdk(h)
+    lab.start_host(0, boot=False)
+    # sessions died with xapi: the SDK logs in again transparently
+    assert len(s.xenapi.pool.get_all()) == 1
+    assert h.calls[-3].error == 'SESSION_INVALID'
+    lab.restart(0)
+    assert lab.wait_until(lambda: h.state == 'booting')
+    assert failure(XenAPI.Session(h.url).xenapi.login_with_password, 'root',
+                   PASSWORD) == ['HOST_STILL_BOOTING']
+    assert lab.wait_until(lambda: h.state == 'running')
+    sdk(h)
+
+
+def test_network_cut_fails_join(lab):
+    lab.cut(0, 1)
+    s = sdk(lab.hosts[1])
+    assert failure(s.xenapi.pool.join, lab.hosts[0].address, 'root', PASSWORD) == [
+        'JOINING_HOST_CONNECTION_FAILED']
+    lab.heal(0, 1)
+    s.xenapi.pool.join(lab.hosts[0].address, 'root', PASSWORD)
+
+
+@pytest.mark.parametrize('after_effect', [False, True])
+def test_hung_task(make_lab, after_effect):
+    lab = make_lab(2, timings=Timings(fuse=5000))    # the joiner must not restart here
+    lab.hosts[1].faults.hang_task('pool.join', after_effect=after_effect)
+    s = sdk(lab.hosts[1])
+    task = s.xenapi.Async.pool.join(lab.hosts[0].address, 'root', PASSWORD)
+    time.sleep(0.1)
+    assert s.xenapi.task.get_status(task) == 'pending'
+    m = sdk(lab.hosts[0])
+    assert (len(m.xenapi.host.get_all()) == 2) is after_effect
+    s.xenapi.task.cancel(task)
+    assert lab.wait_until(lambda: s.xenapi.task.get_status(task) == 'cancelled')
+    assert s.xenapi.task.get_error_info(task) == ['TASK_CANCELLED', task]
+
+
+def test_plan_as_data(make_lab):
+    lab = make_lab(2, faults={0: [
+        {'kind': 'fail', 'method': 'pool.get_all', 'code': 'HOST_OFFLINE',
+         'params': ['x'], 'times': None}]})
+    s = sdk(lab.hosts[0])
+    for _ in range(3):
+        assert failure(s.xenapi.pool.get_all) == ['HOST_OFFLINE', 'x']
+    lab.hosts[0].faults.clear()
+    s.xenapi.pool.get_all()
+
+
+@pytest.mark.parametrize('kind, kw', [('explode', {}), ('drop', {'when': 'during'})])
+def test_plan_validation(kind, kw):
+    with pytest.raises(ValueError):
+        faults.FaultPlan().add(kind, 'pool.join', **kw)
+
+
+def test_call_log_and_counts(lab):
+    s = sdk(lab.hosts[0])
+    for _ in range(3):
+        s.xenapi.pool.get_all()
+    counts = lab.hosts[0].call_counts()
+    assert counts['pool.get_all'] == 3
+    assert counts['session.login_with_password'] == 1
+    rec = lab.hosts[0].calls[-1]
+    assert rec.method == 'pool.get_all' and rec.start <= rec.end and rec.error is None
+
+
+def test_join_of_stopped_joiner_master_live_flags(lab):
+    join(lab, 1)
+    lab.stop(1, mark_offline=False)
+    m = sdk(lab.hosts[0])
+    metrics = m.xenapi.host.get_metrics(lab.hosts[1].ref)
+    assert m.xenapi.host_metrics.get_live(metrics) is True
