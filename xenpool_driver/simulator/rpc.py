@@ -15,7 +15,7 @@ import socket
 import threading
 import xmlrpc.client
 
-from xenpool_driver.simulator.errors import DropConnection, XapiError
+from xenpool_driver.simulator.errors import DropConnection
 from xenpool_driver.simulator.model import I4
 
 #: Largest request body accepted (xapi bounds requests too).
