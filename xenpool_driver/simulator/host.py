@@ -33,7 +33,7 @@ class SimHost(object):
         self.state = 'down'
         self.emergency = None
         self.faults = None          # set by the lab
-        self.calls = []             # CallRecord, appended per call
+        self.calls = collections.deque(maxlen=1000000)   # CallRecord per call
         self.task_finished = {}     # task ref -> time.perf_counter() when it finished
         self.generation = 0         # bumps on every xapi (re)start
         self._state_lock = threading.Lock()
