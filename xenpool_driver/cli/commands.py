@@ -7,6 +7,7 @@ on stderr with XAPI's code where xapi answered.
 """
 
 import json
+import logging
 import sys
 
 from oslo_config import cfg
@@ -25,43 +26,46 @@ from xenpool_driver.xapi import pool
 cli_opts = [
     cfg.StrOpt('lab-file', help='Lab file written by "xenpool lab serve": '
                'credentials, CA and host URLs come from it.'),
-    cfg.StrOpt('store', help='SQLAlchemy URL of the aggregate store '
+    # NOTE: dest differs from the name: ``conf.store`` is the [store] group.
+    cfg.StrOpt('store', dest='store_url', help='SQLAlchemy URL of the aggregate store '
                '(overrides [store] connection).'),
 ]
 
 
 def _add_parsers(subparsers):
+    # NOTE: no positional may be called "name": SubCommandOpt stores the
+    # sub-command there, and the two would overwrite each other.
     agg = subparsers.add_parser('aggregate', help='manage pool aggregates')
     sub = agg.add_subparsers(dest='action', required=True)
     p = sub.add_parser('create', help='create an aggregate')
-    p.add_argument('name')
+    p.add_argument('aggregate', metavar='NAME')
     p.add_argument('--no-hv-pool', action='store_true',
                    help='a plain aggregate, not a hypervisor pool')
     p = sub.add_parser('list', help='list aggregates')
     p.add_argument('--json', action='store_true')
     p = sub.add_parser('show', help='metadata and live xapi membership side by side')
-    p.add_argument('name')
+    p.add_argument('aggregate', metavar='NAME')
     p.add_argument('--json', action='store_true')
     p = sub.add_parser('delete', help='delete an aggregate with no hosts (dismissed)')
-    p.add_argument('name')
+    p.add_argument('aggregate', metavar='NAME')
     p = sub.add_parser('add-host', help='add a host (pool.join)')
-    p.add_argument('name')
+    p.add_argument('aggregate', metavar='NAME')
     p.add_argument('host')
     p.add_argument('--url', help='xapi URL of the host (remembered in the inventory)')
     p.add_argument('--force-join', action='store_true', help='use pool.join_force')
     p = sub.add_parser('remove-host', help='remove a host (pool.eject)')
-    p.add_argument('name')
+    p.add_argument('aggregate', metavar='NAME')
     p.add_argument('host')
     p.add_argument('--force', action='store_true',
                    help='eject even with running VMs resident (they are lost)')
     p = sub.add_parser('reconcile', help='repair metadata from reality')
-    p.add_argument('name', nargs='?')
+    p.add_argument('aggregate', metavar='NAME', nargs='?')
     p.add_argument('--all', action='store_true')
     p.add_argument('--json', action='store_true')
     p = sub.add_parser('reset', help='leave error when metadata and reality agree')
-    p.add_argument('name')
+    p.add_argument('aggregate', metavar='NAME')
     p = subparsers.add_parser('preflight', help='check a host against a pool master')
-    p.add_argument('name')
+    p.add_argument('aggregate', metavar='NAME')
     p.add_argument('host')
     p.add_argument('--url')
     p.add_argument('--json', action='store_true')
@@ -99,15 +103,15 @@ def cmd_create(ctx, args):
     if not args.no_hv_pool:
         metadata = {ps.POOL_FLAG: 'true', ps.KEY: ps.CREATED}
     try:
-        existing = ctx.store.get_aggregate(args.name)
+        existing = ctx.store.get_aggregate(args.aggregate)
     except store_mod.NotFound:
         existing = None
     if existing is not None:
         if existing.metadata.get(ps.KEY) != ps.DISMISSED:
-            raise store_mod.Conflict('aggregate %s already exists' % args.name)
+            raise store_mod.Conflict('aggregate %s already exists' % args.aggregate)
         # NOTE: a dismissed aggregate is kept for history; its name is free
         ctx.store.delete_aggregate(existing.id)
-    agg = ctx.store.create_aggregate(args.name, metadata)
+    agg = ctx.store.create_aggregate(args.aggregate, metadata)
     sys.stdout.write('created aggregate %s (%s)\n' % (
         agg.name, agg.metadata.get(ps.KEY, 'not a pool')))
     return 0
@@ -124,21 +128,21 @@ def cmd_list(ctx, args):
 
 
 def cmd_show(ctx, args):
-    agg = _aggregate(ctx, args.name)
+    agg = _aggregate(ctx, args.aggregate)
     view = views.aggregate_view(ctx, agg)
     _out(args, views.render(view), view)
     return 0
 
 
 def cmd_delete(ctx, args):
-    agg = _aggregate(ctx, args.name)
+    agg = _aggregate(ctx, args.aggregate)
     ctx.workflow.delete(agg)
     sys.stdout.write('aggregate %s: %s\n' % (agg.name, agg.metadata.get(ps.KEY)))
     return 0
 
 
 def cmd_add_host(ctx, args):
-    agg = _aggregate(ctx, args.name)
+    agg = _aggregate(ctx, args.aggregate)
     if args.url:
         ctx.store.set_host_url(args.host, args.url)
     if args.force_join:
@@ -173,7 +177,7 @@ def _undo_add(agg, host):
 
 
 def cmd_remove_host(ctx, args):
-    agg = _aggregate(ctx, args.name)
+    agg = _aggregate(ctx, args.aggregate)
     try:
         ctx.workflow.remove(agg, args.host, force=args.force)
     except KeyboardInterrupt:
@@ -194,8 +198,8 @@ def cmd_remove_host(ctx, args):
 def cmd_reconcile(ctx, args):
     if args.all:
         aggs = ctx.store.list_aggregates()
-    elif args.name:
-        aggs = [_aggregate(ctx, args.name)]
+    elif args.aggregate:
+        aggs = [_aggregate(ctx, args.aggregate)]
     else:
         raise exception.XenPoolError('give an aggregate NAME or --all')
     reports = []
@@ -210,14 +214,14 @@ def cmd_reconcile(ctx, args):
 
 
 def cmd_reset(ctx, args):
-    agg = _aggregate(ctx, args.name)
+    agg = _aggregate(ctx, args.aggregate)
     report = ctx.workflow.reset(agg)
     sys.stdout.write(views.render_report(views.report_view(agg, report)) + '\n')
     return 0
 
 
 def cmd_preflight(ctx, args):
-    agg = _aggregate(ctx, args.name)
+    agg = _aggregate(ctx, args.aggregate)
     url = args.url or ctx.locate(args.host)
     if not url:
         raise exception.XenPoolError('unknown host %s: give --url' % args.host)
@@ -261,6 +265,11 @@ def error_line(exc):
 
 def main(argv):
     """Run one command; returns its exit status."""
+    # NOTE: the error line below is the operator's message; without a handler
+    # Python's last-resort handler would print the workflow's warnings too.
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
     try:
         conf = build_conf(argv)
     except cfg.Error as exc:
@@ -272,7 +281,7 @@ def main(argv):
     ctx = None
     try:
         lab = context_mod.LabFile.load(conf.lab_file) if conf.lab_file else None
-        ctx = context_mod.Context(conf, lab=lab, store_url=conf.store,
+        ctx = context_mod.Context(conf, lab=lab, store_url=conf.store_url,
                                   progress=progress_mod.Progress())
         return COMMANDS[key](ctx, args)
     except exception.XenPoolError as exc:
