@@ -1,0 +1,133 @@
+"""Argument parsing and the one-line errors of the ``xenpool`` commands."""
+
+import pytest
+
+from xenpool_driver import exception
+from xenpool_driver.cli import commands
+from xenpool_driver.cli import main as cli_main
+from tests import passwords
+
+
+def _command(argv):
+    conf = commands.build_conf(argv)
+    return conf, commands._Args(conf.command)
+
+
+@pytest.mark.parametrize('argv, key, aggregate', [
+    (['aggregate', 'create', 'p1'], ('aggregate', 'create'), 'p1'),
+    (['aggregate', 'show', 'p1'], ('aggregate', 'show'), 'p1'),
+    (['aggregate', 'add-host', 'p1', 'h2'], ('aggregate', 'add-host'), 'p1'),
+    (['aggregate', 'remove-host', 'p1', 'h2'], ('aggregate', 'remove-host'), 'p1'),
+    (['aggregate', 'reconcile', 'p1'], ('aggregate', 'reconcile'), 'p1'),
+    (['aggregate', 'delete', 'aggregate'], ('aggregate', 'delete'), 'aggregate'),
+    (['preflight', 'p1', 'h2'], ('preflight', None), 'p1'),
+])
+def test_sub_command_and_aggregate_name_are_kept_apart(argv, key, aggregate):
+    conf, args = _command(argv)
+    assert (conf.command.name, args.action) == key
+    assert key in commands.COMMANDS
+    assert args.aggregate == aggregate
+
+
+def test_add_host_arguments():
+    _conf, args = _command(['aggregate', 'add-host', 'p1', 'h2', '--url',
+                            'http://10.0.0.2/', '--force-join'])
+    assert (args.host, args.url, args.force_join) == ('h2', 'http://10.0.0.2/', True)
+
+
+def test_store_and_lab_file_options():
+    conf, _args = _command(['--store', 'sqlite:///x.sqlite', '--lab-file', 'lab.json',
+                            'aggregate', 'list'])
+    assert conf.store_url == 'sqlite:///x.sqlite'
+    assert conf.lab_file == 'lab.json'
+    assert hasattr(conf.store, 'connection')   # the [store] group stays reachable
+
+
+@pytest.mark.parametrize('argv', [
+    ['aggregate', 'list', '--json'],
+    ['aggregate', 'show', 'p1', '--json'],
+    ['aggregate', 'reconcile', '--all', '--json'],
+    ['preflight', 'p1', 'h2', '--json'],
+    ['pool', 'show', '--url', 'http://10.0.0.1/', '--json'],
+])
+def test_json_on_read_commands(argv):
+    _conf, args = _command(argv)
+    assert args.json is True
+
+
+@pytest.mark.parametrize('argv', [
+    ['--xenserver-connection_password', passwords.PASSWORD, 'aggregate', 'list'],
+    ['--connection-password', passwords.PASSWORD, 'aggregate', 'list'],
+    ['--password', passwords.PASSWORD, 'aggregate', 'list'],
+    ['aggregate', 'add-host', 'p1', 'h2', '--password', passwords.PASSWORD],
+    ['pool', 'show', '--url', 'http://10.0.0.1/', '--password', passwords.PASSWORD],
+])
+def test_credentials_are_never_a_command_line_argument(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        commands.build_conf(argv)
+    assert exc.value.code == 2
+
+
+def test_no_option_names_a_secret():
+    conf = commands.build_conf(['aggregate', 'list'])
+    parser_help = []
+    for opt in commands.cli_opts:
+        parser_help.append(opt.dest)
+    assert not [d for d in parser_help if 'pass' in d or 'secret' in d]
+    # NOTE: the password is an option of the config file and environment only
+    assert 'connection_password' in conf.xenserver
+    assert not conf.xenserver.connection_password
+
+
+def test_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv('OS_XENSERVER__CONNECTION_PASSWORD', passwords.PASSWORD)
+    conf = commands.build_conf(['aggregate', 'list'])
+    assert conf.xenserver.connection_password == passwords.PASSWORD
+
+
+def test_error_line_carries_the_xapi_code_on_one_line():
+    exc = exception.XapiError('POOL_JOINING_HOST_MUST_HAVE_SAME_PRODUCT_VERSION',
+                              ['8.2.1', '8.3.0'], method='pool.join')
+    line = commands.error_line(exc)
+    assert line.startswith('xapi error POOL_JOINING_HOST_MUST_HAVE_SAME_PRODUCT_VERSION')
+    assert '8.2.1' in line and '(in pool.join)' in line
+    assert '\n' not in line
+
+
+def test_error_line_of_other_errors_is_their_text():
+    exc = exception.XapiUnavailable('http://10.0.0.1/', 'connection refused')
+    assert commands.error_line(exc) == str(exc)
+    assert '\n' not in commands.error_line(exc)
+
+
+def test_main_prints_one_error_line_and_fails(tmp_path, capsys):
+    status = cli_main.main(['--store', 'sqlite:///%s' % (tmp_path / 's.sqlite'),
+                            'aggregate', 'show', 'nope'])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count('\n') == 1 and err.startswith('xenpool: error: ')
+
+
+def test_bad_lab_file_is_one_error_line(tmp_path, capsys):
+    (tmp_path / 'lab.json').write_text('{}')
+    status = cli_main.main(['--lab-file', str(tmp_path / 'lab.json'), '--store',
+                            'sqlite:///%s' % (tmp_path / 's.sqlite'), 'aggregate', 'list'])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert 'malformed lab file' in err and err.count('\n') == 1
+
+
+def test_create_list_show_without_xapi(tmp_path, capsys):
+    store = ['--store', 'sqlite:///%s' % (tmp_path / 's.sqlite')]
+    assert cli_main.main(store + ['aggregate', 'create', 'p1']) == 0
+    assert cli_main.main(store + ['aggregate', 'create', 'plain', '--no-hv-pool']) == 0
+    assert cli_main.main(store + ['aggregate', 'create', 'p1']) == 1
+    capsys.readouterr()
+    assert cli_main.main(store + ['aggregate', 'list', '--json']) == 0
+    import json
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r['name'], r['operational_state']) for r in rows] == [
+        ('p1', 'created'), ('plain', None)]
+    assert cli_main.main(store + ['aggregate', 'show', 'p1', '--json']) == 0
+    view = json.loads(capsys.readouterr().out)
+    assert (view['name'], view['consistent'], view['hosts']) == ('p1', True, {})
