@@ -1,0 +1,336 @@
+"""The ``xenpool`` command as an operator runs it: a subprocess against a lab
+served by ``xenpool lab serve`` (another subprocess), with an SQLite store.
+
+Every step of a create / add / add / remove-master / remove / delete sequence
+ends with ``aggregate show --json`` reporting ``consistent: true``; errors are
+one line with XAPI's code; Ctrl-C and SIGKILL in the middle of an add-host
+leave an intent record that ``aggregate reconcile`` resolves.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xmlrpc.client
+
+import pytest
+
+from tests import passwords
+from xenpool_driver import pool_states as ps
+from xenpool_driver import store as store_mod
+from xenpool_driver.aggregates import bookkeeping as bk
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+#: Ceiling of every wait for a subprocess state (never reached when all is well).
+DEADLINE = 30.0
+#: Lab of the sequence: 1 xapi second lasts 5 ms.
+FAST_SCALE = 0.005
+#: Lab of the interruptions: a join lasts about 2 s, long enough to interrupt.
+SLOW_SCALE = 0.1
+#: The fast lab's 4th host refuses pool.join with this code.
+FAULT_CODE = 'POOL_JOINING_HOST_MUST_HAVE_SAME_PRODUCT_VERSION'
+
+_outputs = []
+
+
+def _env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_XENSERVER')}
+    env['PYTHONPATH'] = ROOT
+    env.pop('XENPOOL_LAB_PASSWORD', None)
+    return env
+
+
+def _poll(predicate, what, timeout=DEADLINE, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError('timed out waiting for %s' % what)
+
+
+class Lab(object):
+    """``xenpool lab serve`` in a subprocess; its lab file read back."""
+
+    def __init__(self, tmp, hosts, scale, faults=None):
+        self.path = str(tmp / 'lab.json')
+        argv = [sys.executable, '-m', 'xenpool_driver.cli.main', 'lab', 'serve',
+                '--hosts', str(hosts), '--lab-file', self.path, '--time-scale', str(scale)]
+        if faults:
+            fpath = tmp / 'faults.json'
+            fpath.write_text(json.dumps(faults))
+            argv += ['--faults', str(fpath)]
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        try:
+            _poll(lambda: os.path.exists(self.path) or self.proc.poll() is not None,
+                  'the lab file')
+            assert self.proc.poll() is None, self.proc.communicate()
+            with open(self.path) as f:
+                self.data = json.load(f)
+        except BaseException:
+            self.close()
+            raise
+        passwords.remember(self.data['password'])
+        self.hosts = {h['name']: h for h in self.data['hosts']}
+
+    def url(self, name):
+        return self.hosts[name]['url']
+
+    def uuid(self, name):
+        return self.hosts[name]['uuid']
+
+    def xapi(self, name):
+        """A plain XML-RPC client logged in on host ``name`` (independent of the driver)."""
+        proxy = xmlrpc.client.ServerProxy(self.url(name))
+        answer = proxy.session.login_with_password(self.data['username'],
+                                                   self.data['password'])
+        if answer['Status'] != 'Success':
+            proxy('close')()
+            return None, None
+        return proxy, answer['Value']
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.communicate(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+class Cli(object):
+    """Runs ``xenpool --lab-file F --store URL ...`` as a subprocess."""
+
+    def __init__(self, lab, tmp):
+        self.lab = lab
+        self.store_url = 'sqlite:///%s' % (tmp / 's.sqlite')
+        self.base = [sys.executable, '-m', 'xenpool_driver.cli.main', '--lab-file', lab.path,
+                     '--store', self.store_url]
+
+    def argv(self, *args):
+        return self.base + list(args)
+
+    def popen(self, *args):
+        return subprocess.Popen(self.argv(*args), cwd=ROOT, env=_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def run(self, *args, status=0):
+        proc = subprocess.run(self.argv(*args), cwd=ROOT, env=_env(), capture_output=True,
+                              text=True, timeout=DEADLINE * 2)
+        _outputs.append(proc.stdout + proc.stderr)
+        assert self.lab.data['password'] not in proc.stdout + proc.stderr
+        if status is not None:
+            assert proc.returncode == status, (args, proc.stdout, proc.stderr)
+        return proc
+
+    def show(self, name):
+        view = json.loads(self.run('aggregate', 'show', name, '--json').stdout)
+        for key in ('name', 'operational_state', 'hosts', 'master', 'xapi_hosts',
+                    'consistent'):
+            assert key in view, key
+        return view
+
+    def assert_consistent(self, name):
+        view = self.show(name)
+        assert view['consistent'] is True, view['differences']
+        assert bk.read(view['metadata']).intent is None
+        return view
+
+    def metadata(self, name):
+        with store_mod.Store(self.store_url) as store:
+            return store.get_aggregate(name).metadata
+
+
+@pytest.fixture(scope='module')
+def fast(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('cli-fast')
+    lab = Lab(tmp, 4, FAST_SCALE, faults={'3': [
+        {'kind': 'fail', 'method': 'pool.join', 'code': FAULT_CODE,
+         'params': ['8.2.1', '8.3.0'], 'times': None}]})
+    try:
+        yield Cli(lab, tmp)
+    finally:
+        lab.close()
+
+
+@pytest.fixture(scope='module')
+def slow(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('cli-slow')
+    lab = Lab(tmp, 3, SLOW_SCALE)
+    try:
+        yield Cli(lab, tmp)
+    finally:
+        lab.close()
+
+
+def test_sequence_is_consistent_after_every_step(fast):
+    cli, lab = fast, fast.lab
+    out = cli.run('aggregate', 'create', 'seq').stdout
+    assert 'created aggregate seq' in out
+    view = cli.assert_consistent('seq')
+    assert (view['operational_state'], view['hosts'], view['master']) == (
+        ps.CREATED, {}, None)
+
+    cli.run('aggregate', 'add-host', 'seq', 'host1')
+    view = cli.assert_consistent('seq')
+    assert view['master'] == 'host1' and view['hosts'] == {'host1': lab.uuid('host1')}
+
+    proc = cli.run('aggregate', 'add-host', 'seq', 'host2')
+    assert 'added host2 to seq: active' in proc.stdout
+    assert '  join ...' in proc.stderr        # not a terminal: plain progress lines
+    view = cli.assert_consistent('seq')
+    assert view['operational_state'] == ps.ACTIVE
+    assert sorted(h['uuid'] for h in view['xapi_hosts']) == sorted(
+        [lab.uuid('host1'), lab.uuid('host2')])
+
+    cli.run('aggregate', 'remove-host', 'seq', 'host1')     # the master
+    view = cli.assert_consistent('seq')
+    assert view['master'] == 'host2' and view['hosts'] == {'host2': lab.uuid('host2')}
+    assert [h['uuid'] for h in view['xapi_hosts']] == [lab.uuid('host2')]
+
+    cli.run('aggregate', 'remove-host', 'seq', 'host2')     # the last host
+    view = cli.assert_consistent('seq')
+    assert (view['operational_state'], view['hosts']) == (ps.CREATED, {})
+
+    cli.run('aggregate', 'delete', 'seq')
+    view = cli.assert_consistent('seq')
+    assert view['operational_state'] == ps.DISMISSED
+
+
+def test_show_human_output_pool_show_and_preflight(fast):
+    cli, lab = fast, fast.lab
+    cli.run('aggregate', 'create', 'look')
+    cli.run('aggregate', 'add-host', 'look', 'host3')
+    text = cli.run('aggregate', 'show', 'look').stdout
+    lines = text.splitlines()
+    assert lines[0] == 'aggregate look: active'
+    assert 'host3 master' in text and lab.uuid('host3') in text
+    assert 'live, enabled master' in text
+    assert lines[-1] == '  consistent: yes'
+
+    text = cli.run('pool', 'show', '--url', lab.url('host3')).stdout
+    assert text.splitlines()[0].endswith('"look"')
+    assert lab.uuid('host3') in text and 'master' in text
+    data = json.loads(cli.run('pool', 'show', '--url', lab.url('host3'), '--json').stdout)
+    assert data['master'] == lab.uuid('host3') and data['name_label'] == 'look'
+
+    out = cli.run('preflight', 'look', 'host4').stdout
+    assert out.strip() == 'host4 can join look'
+    assert json.loads(cli.run('preflight', 'look', 'host4', '--json').stdout) == []
+
+    listed = json.loads(cli.run('aggregate', 'list', '--json').stdout)
+    assert {'name': 'look', 'operational_state': ps.ACTIVE, 'hosts': ['host3'],
+            'master': 'host3'} in listed
+
+
+def test_xapi_error_is_one_line_with_the_code(fast):
+    cli = fast
+    cli.run('aggregate', 'create', 'err')
+    cli.run('aggregate', 'add-host', 'err', 'host1')
+    proc = cli.run('aggregate', 'add-host', 'err', 'host4', status=1)
+    errors = [line for line in proc.stderr.splitlines() if not line.startswith('  ')]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith('xenpool: error: xapi error %s' % FAULT_CODE)
+    assert '8.2.1' in errors[0]
+    view = cli.assert_consistent('err')
+    assert view['operational_state'] == ps.ACTIVE
+    assert 'host4' not in view['hosts']
+
+
+@pytest.mark.parametrize('args, message', [
+    (('aggregate', 'show', 'missing'), 'missing'),
+    (('aggregate', 'add-host', 'refuse', 'nosuchhost'), 'unknown host nosuchhost'),
+    (('aggregate', 'remove-host', 'refuse', 'host2'), 'host2'),
+    (('aggregate', 'create', 'refuse'), 'already exists'),
+])
+def test_refusals_are_one_line(fast, args, message):
+    fast.run('aggregate', 'create', 'refuse', status=None)
+    proc = fast.run(*args, status=1)
+    assert proc.stderr.count('\n') == 1 and proc.stderr.startswith('xenpool: error: ')
+    assert message in proc.stderr
+
+
+def _join_task_pending(lab, host):
+    """True while an ``Async.pool.join`` task is pending on ``host``'s xapi."""
+    try:
+        proxy, session = lab.xapi(host)
+    except OSError:
+        return False
+    if proxy is None:
+        return False
+    try:
+        tasks = proxy.task.get_all_records(session).get('Value') or {}
+        return any('pool.join' in t['name_label'] and t['status'] == 'pending'
+                   for t in tasks.values())
+    finally:
+        proxy('close')()
+
+
+def _member_live(lab, master, host):
+    """True once ``host`` is an enabled, live member of ``master``'s pool."""
+    try:
+        proxy, session = lab.xapi(master)
+        if proxy is None:
+            return False
+    except OSError:
+        return False
+    try:
+        hosts = proxy.host.get_all_records(session).get('Value') or {}
+        for rec in hosts.values():
+            if rec['uuid'] == lab.uuid(host):
+                metrics = proxy.host_metrics.get_record(session, rec['metrics'])
+                return rec['enabled'] and metrics.get('Value', {}).get('live')
+        return False
+    except (OSError, xmlrpc.client.Error):
+        return False
+    finally:
+        proxy('close')()
+
+
+@pytest.mark.parametrize('sig, host, status', [
+    (signal.SIGINT, 'host2', 130),
+    (signal.SIGKILL, 'host3', -signal.SIGKILL),
+], ids=['ctrl-c', 'sigkill'])
+def test_interrupted_add_host_is_resolved_by_reconcile(slow, sig, host, status):
+    cli, lab = slow, slow.lab
+    name = 'intr-%s' % host
+    cli.run('aggregate', 'create', name)
+    cli.run('aggregate', 'add-host', name, 'host1')
+    proc = cli.popen('aggregate', 'add-host', name, host)
+    try:
+        # NOTE: mid-join = the intent record says so AND xapi runs the join task
+        intent = _poll(lambda: bk.read(cli.metadata(name)).intent, 'the intent record')
+        assert (intent.op, intent.host) == (ps.OP_ADD, host)
+        _poll(lambda: bk.read(cli.metadata(name)).intent.phase == 'join'
+              and _join_task_pending(lab, host), 'the join task')
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == status, err
+    if sig == signal.SIGINT:
+        assert 'reconcile %s' % name in err and 'Traceback' not in err
+    md = cli.metadata(name)
+    assert md[ps.KEY] == ps.CHANGING
+    assert bk.read(md).intent.host == host           # the intent record stays
+    assert cli.show(name)['consistent'] is False
+
+    # xapi finishes the join without us; reconcile then finishes the add
+    master = 'host1'
+    _poll(lambda: _member_live(lab, master, host), 'the join to finish in xapi',
+          interval=0.05)
+    out = cli.run('aggregate', 'reconcile', name).stdout
+    assert 'finished add of host %s' % host in out and 'agrees with xapi' in out
+    view = cli.assert_consistent(name)
+    assert view['operational_state'] == ps.ACTIVE
+    assert view['hosts'][host] == lab.uuid(host)
+    cli.run('aggregate', 'remove-host', name, host)
+    cli.assert_consistent(name)
