@@ -246,7 +246,7 @@ def test_xapi_error_is_one_line_with_the_code(fast):
 @pytest.mark.parametrize('args, message', [
     (('aggregate', 'show', 'missing'), 'missing'),
     (('aggregate', 'add-host', 'refuse', 'nosuchhost'), 'unknown host nosuchhost'),
-    (('aggregate', 'remove-host', 'refuse', 'host2'), 'host2'),
+    (('aggregate', 'remove-host', 'refuse', 'host2'), 'no hosts to remove'),
     (('aggregate', 'create', 'refuse'), 'already exists'),
 ])
 def test_refusals_are_one_line(fast, args, message):
