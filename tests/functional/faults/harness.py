@@ -1,0 +1,224 @@
+"""Shared pieces of the crash and fault-matrix tests (no pytest here).
+
+Everything is real: the driver's session layer and the XenAPI SDK talk HTTP
+to a :class:`~xenpool_driver.simulator.lab.Lab`; aggregates live in a SQLite
+:class:`~xenpool_driver.store.Store` (atomic compare-and-set).
+
+:func:`check` reads reality independently through the XenAPI SDK (not
+through the driver) and lists every way the aggregate's metadata disagrees
+with it, or a host is stranded half-joined / half-ejected.
+"""
+
+import time
+
+import XenAPI
+from oslo_config import cfg
+
+from xenpool_driver import conf as xenpool_conf
+from xenpool_driver import driver as driver_mod
+from xenpool_driver import pool_states as ps
+from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.xapi import session as xsession
+
+#: 1 xapi second lasts this long in the tests' labs.
+TIME_SCALE = 0.004
+
+#: Small real timeouts (seconds): the timeout column's latency exceeds them.
+TIMEOUTS = dict(login_timeout=1.0, call_timeout=1.0, task_timeout=5.0,
+                live_timeout=5.0)
+
+
+def fast_sleep(seconds):
+    """Retry back-off, capped: xapi comes back within a few scaled ms."""
+    time.sleep(min(seconds, 0.05))
+
+
+def make_conf(lab_info, **overrides):
+    """``ConfigOpts`` with ``[xenserver]`` for the lab described by ``lab_info``.
+
+    :param lab_info: ``Lab.describe()`` (``username``, ``password``, ``hosts``).
+    """
+    conf = cfg.ConfigOpts()
+    xenpool_conf.register_opts(conf)
+    conf([], project='xenpool', default_config_files=[])
+    opts = dict(TIMEOUTS, connection_url=lab_info['hosts'][0]['url'],
+                connection_username=lab_info['username'],
+                connection_password=lab_info['password'],
+                pool_error_threshold=3)
+    if lab_info.get('ca_file'):
+        opts['ca_file'] = lab_info['ca_file']
+    opts.update(overrides)
+    for key, value in opts.items():
+        conf.set_override(key, value, 'xenserver')
+    return conf
+
+
+def make_driver(lab_info, conf=None, aggregates=None, **overrides):
+    """A :class:`XenPoolDriver` with the real session layer on the lab."""
+    conf = conf or make_conf(lab_info, **overrides)
+    urls = {h['name']: h['url'] for h in lab_info['hosts']}
+    connector = xsession.Connector(xsession.SessionSettings.from_conf(conf),
+                                   sleep=fast_sleep)
+    return driver_mod.XenPoolDriver(conf=conf, connector=connector,
+                                    host_locator=urls.get,
+                                    aggregates=aggregates)
+
+
+def url_of(lab_info, name):
+    return {h['name']: h['url'] for h in lab_info['hosts']}[name]
+
+
+def add(driver, lab_info, agg, name):
+    """What the compute service does: host list first, then the hook."""
+    agg.add_host(name)
+    try:
+        driver.add_to_aggregate(None, agg, name,
+                                slave_info={'url': url_of(lab_info, name)})
+    except Exception:
+        driver.undo_aggregate_operation(None, agg.delete_host, agg, name)
+        raise
+
+
+def remove(driver, agg, name):
+    """What the compute service does: the hook, then the host list."""
+    try:
+        driver.remove_from_aggregate(None, agg, name)
+    except Exception:
+        driver.undo_aggregate_operation(None, agg.add_host, agg, name)
+        raise
+    agg.delete_host(name)
+
+
+def build_pool(lab, store, name, hosts):
+    """An aggregate ``name`` whose pool holds lab hosts ``hosts`` (names)."""
+    info = lab.describe()
+    agg = store.create_aggregate(name, {ps.POOL_FLAG: 'true',
+                                        ps.KEY: ps.CREATED})
+    driver = make_driver(info)
+    try:
+        for host in hosts:
+            add(driver, info, agg, host)
+    finally:
+        driver.workflow.connector.close()
+    lab.settle()
+    return agg
+
+
+# -- reality, read independently -----------------------------------------------
+
+def read_lab(lab):
+    """Every host's view through the XenAPI SDK.
+
+    :returns: ``(masters, slaves, problems)``: ``masters`` maps a host name
+        to ``{"name_label", "master_uuid", "members": {uuid: (address,
+        enabled, live)}}``; ``slaves`` maps a host name to the address its
+        xapi names as master (HOST_IS_SLAVE).
+    """
+    masters, slaves, problems = {}, {}, []
+    for h in lab.hosts:
+        if h.state != 'running':
+            problems.append('%s xapi is %s' % (h.name, h.state))
+            continue
+        sdk = XenAPI.Session(h.url)
+        try:
+            sdk.xenapi.login_with_password(lab.username, lab.password, '2.0',
+                                           'fault-check')
+        except XenAPI.Failure as failure:
+            if failure.details[0] == 'HOST_IS_SLAVE':
+                slaves[h.name] = failure.details[1]
+                continue
+            problems.append('%s login: %s' % (h.name, failure.details))
+            continue
+        try:
+            x = sdk.xenapi
+            pool = list(x.pool.get_all_records().values())[0]
+            hosts = x.host.get_all_records()
+            metrics = x.host_metrics.get_all_records()
+            members = {}
+            for rec in hosts.values():
+                m = metrics.get(rec['metrics'], {})
+                members[rec['uuid']] = (rec['address'], bool(rec['enabled']),
+                                        bool(m.get('live', False)))
+            masters[h.name] = {'name_label': pool['name_label'],
+                               'master_uuid': hosts[pool['master']]['uuid'],
+                               'members': members}
+        finally:
+            try:
+                sdk.xenapi.session.logout()
+            except Exception:  # noqa: BLE001
+                pass
+    return masters, slaves, problems
+
+
+def check(lab, agg, threshold=3):
+    """Every disagreement between ``agg``'s metadata and the lab (empty: OK).
+
+    Checked: no intent record; the state is ``active``/``created`` (``error``
+    only at ``threshold`` failures); the recorded hosts are exactly the
+    members of the master's pool, with the right uuids, all enabled and live;
+    ``master_compute`` and the master address follow the real master; every
+    slave is known to the master it names; every other host is standalone
+    (nothing half-joined or half-ejected).
+    """
+    lab.settle(timeout=10)
+    agg.refresh()
+    md = agg.metadata
+    record = bk.read(md)
+    problems = []
+    if record.intent is not None:
+        problems.append('intent record left: %s' % record.intent.to_json())
+    state = md.get(ps.KEY)
+    recorded = bk.recorded_hosts(md)
+    if state == ps.ERROR:
+        if record.failures < threshold:
+            problems.append('error with %d failure(s)' % record.failures)
+    elif state != (ps.ACTIVE if recorded else ps.CREATED):
+        problems.append('state %s with %d recorded host(s)'
+                        % (state, len(recorded)))
+    masters, slaves, bad = read_lab(lab)
+    problems += bad
+    by_name = {h.name: h for h in lab.hosts}
+    by_address = {h.address: h for h in lab.hosts}
+    for name, address in sorted(slaves.items()):
+        master = by_address.get(address)
+        view = masters.get(master.name) if master else None
+        if view is None or by_name[name].uuid not in view['members']:
+            problems.append('%s is a slave of %s, which does not list it'
+                            % (name, address))
+    pooled = set()
+    if recorded:
+        master_name = md.get(bk.MASTER_COMPUTE)
+        view = masters.get(master_name)
+        if view is None:
+            problems.append('master_compute %s is not a master' % master_name)
+        else:
+            pooled = set(view['members'])
+            want = {by_name[n].uuid for n in recorded if n in by_name}
+            if set(recorded.values()) != want:
+                problems.append('recorded uuids are not the hosts\' uuids: %s'
+                                % recorded)
+            if pooled != set(recorded.values()):
+                problems.append('members %s != recorded %s'
+                                % (sorted(pooled), sorted(recorded.values())))
+            if view['master_uuid'] != by_name[master_name].uuid:
+                problems.append('master_compute %s is not the master'
+                                % master_name)
+            if view['name_label'] != agg.name:
+                problems.append('pool name %r' % view['name_label'])
+            if record.master_address != by_name[master_name].address:
+                problems.append('master address %s' % record.master_address)
+            for uuid, (address, enabled, live) in view['members'].items():
+                if not (enabled and live):
+                    problems.append('member %s enabled=%s live=%s'
+                                    % (address, enabled, live))
+    else:
+        for key in (bk.MASTER_COMPUTE,):
+            if md.get(key):
+                problems.append('%s left without hosts' % key)
+    for name, view in masters.items():
+        if by_name[name].uuid in pooled:
+            continue
+        if len(view['members']) != 1:
+            problems.append('%s is master of a pool of %d outside the '
+                            'aggregate' % (name, len(view['members'])))
+    return problems
