@@ -108,6 +108,12 @@ def translate(exc, method=None, host=None, sent=None):
             return _unavailable(exception.XapiProtocolError, PROTOCOL, host,
                                 exc, method, True)
         return None
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        # NOTE: the peer closed the TCP connection (xapi restarted; a
+        # kept-alive connection went cold): a dropped connection, like a
+        # reset over plain HTTP - not a certificate or handshake failure.
+        return _unavailable(exception.XapiUnavailable, RESET, host, exc,
+                            method, True if sent is None else sent)
     if isinstance(exc, ssl.SSLError):
         # NOTE: SSLError is an OSError: check it before the socket errors.
         return _unavailable(exception.XapiUnavailable, TLS, host, exc, method,
