@@ -1,0 +1,340 @@
+"""Functional fixtures: the driver's real layers against a simulated lab.
+
+Nothing here is a mock. A :class:`Env` wires
+
+* a :class:`~xenpool_driver.simulator.Lab` (plain HTTP, or HTTPS with the
+  lab's CA and verification on),
+* the real session layer (``Connector(SessionSettings(...))``),
+* a :class:`~xenpool_driver.aggregates.workflow.Workflow` over it,
+* a store-backed aggregate (SQLite file; atomic compare-and-set),
+
+and :func:`read_pool` reads real pool membership INDEPENDENTLY of the driver,
+through the plain XenAPI SDK (its own login on the master, pool / host /
+host_metrics records), so that :func:`assert_consistent` compares metadata
+with what xapi itself says.
+"""
+
+import dataclasses
+import json
+import ssl
+import time
+import urllib.parse
+import xmlrpc.client
+
+import pytest
+import XenAPI
+from oslo_config import cfg
+
+from tests import passwords
+from xenpool_driver import conf as xenpool_conf
+from xenpool_driver import pool_states as ps
+from xenpool_driver import store as store_mod
+from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import workflow as workflow_mod
+from xenpool_driver.simulator import Lab
+from xenpool_driver.xapi import session as xsession
+
+#: 1 xapi second lasts 5 ms: a join's 10 s fuse is 50 ms, an eject reboot
+#: (90 s) 0.45 s.
+SCALE = 0.005
+#: Ceiling of every wait (task, liveness, independent read): never reached
+#: in a passing run; it only bounds a failing one.
+CEILING = 20.0
+#: Ceiling of one client back-off between reconnects (real seconds).
+#: NOTE: the session layer backs off 0.5 s and more while xapi restarts;
+#: the lab runs 200 times faster than xapi, so the client's patience is
+#: scaled too (a retry costs a few ms, never a real half second).
+MAX_BACKOFF = 0.01
+
+PLAIN, TLS = 'http', 'tls'
+
+
+def scaled_sleep(seconds):
+    time.sleep(min(seconds, MAX_BACKOFF))
+
+
+def make_conf(lab, password=None, **overrides):
+    """``[xenserver]`` options for ``lab``'s first host (what a driver has)."""
+    conf = cfg.ConfigOpts()
+    xenpool_conf.register_opts(conf)
+    conf([], project='xenpool', default_config_files=[])
+    values = dict(connection_url=lab.hosts[0].url,
+                  connection_username=lab.username,
+                  connection_password=password or lab.password,
+                  ca_file=lab.ca_file, login_timeout=5.0, call_timeout=CEILING,
+                  task_timeout=CEILING, live_timeout=CEILING)
+    values.update(overrides)
+    for name, value in values.items():
+        conf.set_override(name, value, 'xenserver')
+    return conf
+
+
+def make_settings(conf):
+    """The session settings, built explicitly from ``conf``'s values."""
+    x = conf.xenserver
+    return xsession.SessionSettings(
+        username=x.connection_username, password=x.connection_password,
+        login_timeout=x.login_timeout, call_timeout=x.call_timeout,
+        concurrent=x.connection_concurrent, ca_file=x.ca_file,
+        insecure=x.insecure, task_timeout=x.task_timeout,
+        live_timeout=x.live_timeout)
+
+
+class Env(object):
+    """One lab, one store, one real connector and workflow."""
+
+    def __init__(self, lab, store_url, password=None, sleep=scaled_sleep,
+                 owner='functional-tests', **conf_overrides):
+        self.lab = lab
+        self.store_url = store_url
+        self.store = store_mod.Store(store_url)
+        self.conf = make_conf(lab, password=password, **conf_overrides)
+        self.settings = make_settings(self.conf)
+        self.connector = xsession.Connector(self.settings, sleep=sleep)
+        self.urls = {h.name: h.url for h in lab.hosts}
+        self.workflow = workflow_mod.Workflow(
+            self.connector, conf=self.conf, host_locator=self.urls.get,
+            owner=owner)
+
+    def names(self):
+        return [h.name for h in self.lab.hosts]
+
+    def new_aggregate(self, name, **metadata):
+        md = {ps.POOL_FLAG: 'true', ps.KEY: ps.CREATED}
+        md.update(metadata)
+        return self.store.create_aggregate(name, md)
+
+    def add(self, agg, host, workflow=None):
+        """What the compute API does: host list first, then the driver hook."""
+        agg.add_host(host)
+        try:
+            return (workflow or self.workflow).add(agg, host,
+                                                   slave_info={'url': self.urls[host]})
+        except Exception:
+            agg.delete_host(host)
+            raise
+
+    def remove(self, agg, host, workflow=None, **kw):
+        (workflow or self.workflow).remove(agg, host, **kw)
+        agg.delete_host(host)
+
+    def close(self):
+        self.connector.close()
+        self.store.close()
+
+
+def start_lab(hosts=4, tls=False, **kw):
+    kw.setdefault('time_scale', SCALE)
+    lab = Lab(hosts=hosts, tls=tls, **kw)
+    passwords.remember(lab.password)
+    return lab.start()
+
+
+@pytest.fixture
+def make_env(tmp_path):
+    """Factory: ``make_env(hosts=4, tls=False, lab=None, **kw)`` -> Env.
+
+    Every lab, connector and store made is closed after the test.
+    """
+    made = []
+
+    def make(hosts=4, tls=False, lab=None, lab_kw=None, db='aggregates', **kw):
+        if lab is None:
+            lab = start_lab(hosts, tls=tls, **(lab_kw or {}))
+            made.append(lab)
+        env = Env(lab, 'sqlite:///' + str(tmp_path / ('%s.sqlite' % db)), **kw)
+        made.append(env)
+        return env
+    yield make
+    for thing in reversed(made):
+        thing.close()
+
+
+@pytest.fixture(params=[PLAIN, TLS])
+def env(request, make_env):
+    """A 4-host lab over plain HTTP, then over HTTPS with verification on."""
+    return make_env(4, tls=request.param == TLS)
+
+
+# -- reality, read independently through the XenAPI SDK --------------------
+
+@dataclasses.dataclass(frozen=True)
+class RealHost:
+    uuid: str
+    address: str
+    name_label: str
+    enabled: bool
+    live: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class RealPool:
+    master_uuid: str
+    name_label: str
+    hosts: dict  # uuid -> RealHost
+    answered_by: str  # address of the xapi that answered (the master)
+
+    @property
+    def master(self):
+        return self.hosts[self.master_uuid]
+
+
+def _sdk(lab, url):
+    if url.startswith('https:'):
+        context = ssl.create_default_context(cafile=lab.ca_file)
+        return XenAPI.Session(url, transport=xmlrpc.client.SafeTransport(context=context))
+    return XenAPI.Session(url)
+
+
+def _with_address(url, address):
+    parts = urllib.parse.urlsplit(url)
+    return parts._replace(netloc='%s:%d' % (address, parts.port)).geturl()
+
+
+_NOT_YET = (ConnectionError, OSError, xmlrpc.client.ProtocolError)
+
+
+def read_pool(lab, url, timeout=CEILING):
+    """The pool ``url``'s host belongs to, as xapi reports it.
+
+    Logs in with the plain SDK, following HOST_IS_SLAVE to the master; a
+    host that is restarting (refused, HOST_STILL_BOOTING) is retried until
+    ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        sdk = _sdk(lab, url)
+        try:
+            sdk.xenapi.login_with_password(lab.username, lab.password, '2.0',
+                                           'functional-tests')
+        except XenAPI.Failure as failure:
+            code = failure.details[0]
+            if code == 'HOST_IS_SLAVE':
+                url = _with_address(url, failure.details[1])
+                continue
+            if code != 'HOST_STILL_BOOTING' or time.monotonic() > deadline:
+                raise
+            time.sleep(MAX_BACKOFF)
+            continue
+        except _NOT_YET:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(MAX_BACKOFF)
+            continue
+        try:
+            x = sdk.xenapi
+            (pool_rec,) = x.pool.get_all_records().values()
+            hosts = {}
+            for ref, rec in x.host.get_all_records().items():
+                metrics = x.host_metrics.get_record(rec['metrics'])
+                hosts[rec['uuid']] = RealHost(rec['uuid'], rec['address'],
+                                              rec['name_label'],
+                                              bool(rec['enabled']),
+                                              bool(metrics['live']))
+            master = x.host.get_record(pool_rec['master'])
+            return RealPool(master['uuid'], pool_rec['name_label'], hosts,
+                            urllib.parse.urlsplit(url).hostname)
+        finally:
+            try:
+                sdk.xenapi.session.logout()
+            except Exception:  # noqa: BLE001 - NOTE: the read already happened
+                pass
+
+
+def lab_host(lab, name):
+    (h,) = [h for h in lab.hosts if h.name == name]
+    return h
+
+
+def assert_standalone(lab, name, timeout=CEILING):
+    """``name`` left every pool: it is its own master, alone, and healthy.
+
+    NOTE: an ejected host keeps answering as a member of its old pool until
+    its reboot (xapi's behaviour, simulated): wait for it, bounded.
+    """
+    h = lab_host(lab, name)
+    deadline = time.monotonic() + timeout
+    real = read_pool(lab, h.url)
+    while list(real.hosts) != [h.uuid] and time.monotonic() < deadline:
+        time.sleep(MAX_BACKOFF)
+        real = read_pool(lab, h.url)
+    assert list(real.hosts) == [h.uuid], real
+    assert real.master_uuid == h.uuid
+    assert real.answered_by == h.address
+
+
+def assert_no_secrets(metadata, lab=None):
+    """No metadata key or value carries a configured password."""
+    secrets = set(passwords.all_passwords())
+    if lab is not None:
+        secrets.add(lab.password)
+    for key, value in metadata.items():
+        for secret in secrets:
+            assert secret not in key, 'password in metadata key %r' % key[:8]
+            assert secret not in (value or ''), \
+                'password in metadata value of %r' % key
+
+
+def assert_clean_bookkeeping(metadata):
+    """The bookkeeping key is absent or valid JSON without an intent."""
+    raw = metadata.get(bk.KEY)
+    if raw is not None:
+        data = json.loads(raw)
+        assert isinstance(data, dict) and data.get('v') == bk.VERSION, raw
+        assert 'intent' not in data, raw
+    assert bk.read(metadata).intent is None
+
+
+def assert_consistent(env, agg, state, hosts=None, master=None):
+    """Metadata of ``agg`` and the real pool agree; returns the RealPool.
+
+    :param state: expected ``operational_state``.
+    :param hosts: expected compute host names recorded (None: don't care).
+    :param master: expected master compute host (None: whatever is real).
+    """
+    lab = env.lab
+    agg.refresh()
+    md = dict(agg.metadata)
+    assert md.get(ps.KEY) == state, md
+    assert_clean_bookkeeping(md)
+    assert_no_secrets(md, lab)
+    recorded = bk.recorded_hosts(md)
+    if hosts is not None:
+        assert set(recorded) == set(hosts), md
+    assert set(agg.hosts) == set(recorded), (agg.hosts, md)
+    if not recorded:
+        assert bk.MASTER_COMPUTE not in md, md
+        assert bk.read(md).master_address is None, md
+        assert state in (ps.CREATED, ps.DISMISSED)
+        return None
+    start = lab_host(lab, sorted(recorded)[0]).url
+    real = read_pool(lab, start)
+    assert set(real.hosts) == set(recorded.values()), (real, md)
+    for name, host_uuid in recorded.items():
+        h = lab_host(lab, name)
+        assert host_uuid == h.uuid, (name, md)
+        info = real.hosts[host_uuid]
+        assert info.address == h.address
+        assert info.enabled and info.live, info
+    real_master = lab.host_at(real.master.address).name
+    assert md.get(bk.MASTER_COMPUTE) == real_master, (md, real)
+    assert real.answered_by == real.master.address
+    assert bk.read(md).master_address == real.master.address, md
+    assert real.name_label == agg.name
+    if master is not None:
+        assert real_master == master
+    return real
+
+
+def free_port():
+    """A loopback TCP port nobody listens on (closed at once)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+__all__ = ['CEILING', 'Env', 'SCALE', 'assert_clean_bookkeeping',
+           'assert_consistent', 'assert_no_secrets', 'assert_standalone',
+           'free_port', 'lab_host', 'make_conf', 'make_settings', 'read_pool',
+           'start_lab']
