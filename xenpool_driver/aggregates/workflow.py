@@ -305,6 +305,7 @@ class Workflow:
                             phase='join')
         pool.join(joiner, master, address, self.xs.connection_username,
                   self.xs.connection_password, force=force,
+                  joiner_uuid=host_uuid,
                   on_progress=lambda f: self._report('join', f),
                   on_phase=self._report)
         return {intent.host: host_uuid}, None

@@ -113,7 +113,7 @@ def test_join_passes_use_join_force_and_credentials(kind, force, xapi):
     xapi.ops['preflight'].assert_called_once_with(joiner, master, force=force)
     xapi.ops['join'].assert_called_once_with(
         joiner, master, '192.0.2.1', 'root', passwords.PASSWORD, force=force,
-        on_progress=mock.ANY, on_phase=mock.ANY)
+        joiner_uuid=UUID['c2'], on_progress=mock.ANY, on_phase=mock.ANY)
     # NOTE: the XAPI round trips of an add are those of these two pool ops
     assert xapi.names == ['preflight', 'join']
     assert agg.metadata['c2'] == UUID['c2']
