@@ -54,15 +54,20 @@ def scaled_sleep(seconds):
 
 
 def make_conf(lab, password=None, **overrides):
-    """``[xenserver]`` options for ``lab``'s first host (what a driver has)."""
+    """``[xenserver]`` options for ``lab``'s first host (what a driver has).
+
+    :param lab: a Lab, or its ``describe()`` dict (what a child process gets).
+    """
+    spec = lab if isinstance(lab, dict) else lab.describe()
     conf = cfg.ConfigOpts()
     xenpool_conf.register_opts(conf)
     conf([], project='xenpool', default_config_files=[])
-    values = dict(connection_url=lab.hosts[0].url,
-                  connection_username=lab.username,
-                  connection_password=password or lab.password,
-                  ca_file=lab.ca_file, login_timeout=5.0, call_timeout=CEILING,
-                  task_timeout=CEILING, live_timeout=CEILING)
+    values = dict(connection_url=spec['hosts'][0]['url'],
+                  connection_username=spec['username'],
+                  connection_password=password or spec['password'],
+                  ca_file=spec.get('ca_file'), login_timeout=5.0,
+                  call_timeout=CEILING, task_timeout=CEILING,
+                  live_timeout=CEILING)
     values.update(overrides)
     for name, value in values.items():
         conf.set_override(name, value, 'xenserver')
@@ -81,7 +86,10 @@ def make_settings(conf):
 
 
 class Env(object):
-    """One lab, one store, one real connector and workflow."""
+    """One lab, one store, one real connector and workflow.
+
+    :param lab: a started Lab, or its ``describe()`` dict (in a child process).
+    """
 
     def __init__(self, lab, store_url, password=None, sleep=scaled_sleep,
                  owner='functional-tests', **conf_overrides):
@@ -91,13 +99,14 @@ class Env(object):
         self.conf = make_conf(lab, password=password, **conf_overrides)
         self.settings = make_settings(self.conf)
         self.connector = xsession.Connector(self.settings, sleep=sleep)
-        self.urls = {h.name: h.url for h in lab.hosts}
+        spec = lab if isinstance(lab, dict) else lab.describe()
+        self.urls = {h['name']: h['url'] for h in spec['hosts']}
         self.workflow = workflow_mod.Workflow(
             self.connector, conf=self.conf, host_locator=self.urls.get,
             owner=owner)
 
     def names(self):
-        return [h.name for h in self.lab.hosts]
+        return list(self.urls)
 
     def new_aggregate(self, name, **metadata):
         md = {ps.POOL_FLAG: 'true', ps.KEY: ps.CREATED}
