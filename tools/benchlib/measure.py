@@ -1,0 +1,409 @@
+"""The bench's measurements (see ``tools/bench.py``); each returns plain data."""
+
+import collections
+import contextlib
+import json
+import os
+import random
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from oslo_config import cfg
+
+from xenpool_driver import conf as xenpool_conf
+from xenpool_driver import exception
+from xenpool_driver import pool_states as ps
+from xenpool_driver import store as store_mod
+from xenpool_driver.aggregates import workflow as workflow_mod
+from xenpool_driver.simulator import lab as lab_mod
+from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import tasks
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: 1 xapi second lasts 50 ms: a join (22 xapi s) lasts 1.1 s.
+DEFAULT_SCALE = 0.05
+#: Per-call network latency, real milliseconds (a LAN round trip).
+DEFAULT_LATENCY_MS = 0.5
+#: The Nova / os-xenapi peer polls task.get_status this often (real seconds).
+POLL_INTERVAL = 0.5
+#: A post-eject reboot is on no measured path; shortened so labs settle fast.
+EJECT_REBOOT = 10.0
+#: Ceiling of every wait (never reached in a sound run).
+CEILING = 120.0
+
+#: Why the driver makes each XAPI call (section 3). A call without a reason
+#: here shows as "?" in the table: it is a candidate to cut.
+REASONS = {
+    'session.login_with_password': 'log in (once per host handle; sessions are pooled)',
+    'session.logout': 'end a session the pool no longer needs',
+    'pool.get_all_records': 'pool record: master ref, name (snapshot / this_host / refs)',
+    'host.get_all_records': 'membership: hosts, enabled, metrics refs',
+    'host.get_record': "the joiner's own host record (uuid, address)",
+    'host_metrics.get_all_records': 'liveness of every member (snapshot)',
+    'host_metrics.get_record': "liveness of one host (joiner's, or the one awaited)",
+    'pool.set_name_label': 'first host: the pool takes the aggregate name',
+    'pool.get_record': 'preflight: the master pool (HA, other config)',
+    'host.get_software_version': 'preflight: product version / brand must match',
+    'PIF.get_all_records': 'preflight: management network / VLAN must match',
+    'SR.get_all_records': 'preflight: joiner must have no shared SR',
+    'VM.get_all_records': 'preflight / eject: guests resident on the host',
+    'host.license_params': 'preflight: licence / edition',
+    'Async.pool.join': 'the join itself, on the joiner',
+    'Async.pool.join_force': 'the join itself (forced), on the joiner',
+    'Async.pool.eject': 'the eject itself, on the master',
+    'pool.designate_new_master': 'the master change itself',
+    'event.from': 'wait for the task / liveness / settle without polling',
+    'task.get_record': 'task state when event.from had no record yet',
+    'task.destroy': 'free the finished task on xapi',
+}
+
+
+def _scaled_sleep(scale):
+    # NOTE: the driver's back-off waits are in xapi seconds too; a lab that
+    # runs 1/scale times faster than xapi gets a driver that waits as much
+    # less, or every ratio would blame the scale, not the driver.
+    def sleep(seconds):
+        time.sleep(seconds * scale)
+    return sleep
+
+
+def _stats(values):
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
+    return {'median': statistics.median(values), 'p95': p95, 'max': values[-1],
+            'min': values[0], 'n': len(values)}
+
+
+def _latency_rule(scale, latency_ms):
+    return {'kind': 'latency', 'method': '*', 'seconds': latency_ms / 1000.0 / scale,
+            'times': None}
+
+
+@contextlib.contextmanager
+def in_process_lab(hosts, scale, latency_ms, **kw):
+    timings = lab_mod.Timings(eject_reboot=EJECT_REBOOT)
+    faults = {i: [_latency_rule(scale, latency_ms)] for i in range(hosts)}
+    lab = lab_mod.Lab(hosts=hosts, time_scale=scale, timings=timings, faults=faults, **kw)
+    with lab:
+        yield lab
+
+
+def make_conf(url, username, password):
+    conf = cfg.ConfigOpts()
+    xenpool_conf.register_opts(conf)
+    conf([], project='xenpool', default_config_files=[])
+    for name, value in (('connection_url', url), ('connection_username', username),
+                        ('connection_password', password), ('call_timeout', CEILING),
+                        ('task_timeout', CEILING), ('live_timeout', CEILING)):
+        conf.set_override(name, value, 'xenserver')
+    return conf
+
+
+class Driver(object):
+    """The driver's real layers: connector, workflow, SQLite-backed aggregates."""
+
+    def __init__(self, url, username, password, scale, urls, store_url):
+        self.conf = make_conf(url, username, password)
+        settings = xsession.SessionSettings.from_conf(self.conf)
+        self.connector = xsession.Connector(settings, sleep=_scaled_sleep(scale))
+        self.urls = urls
+        self.store = store_mod.Store(store_url)
+        self.workflow = workflow_mod.Workflow(self.connector, conf=self.conf,
+                                              host_locator=urls.get, owner='bench')
+
+    def new_aggregate(self, name):
+        return self.store.create_aggregate(name, {ps.POOL_FLAG: 'true', ps.KEY: ps.CREATED})
+
+    def add(self, agg, host):
+        agg.add_host(host)
+        self.workflow.add(agg, host, slave_info={'url': self.urls[host]})
+
+    def remove(self, agg, host):
+        self.workflow.remove(agg, host)
+        agg.delete_host(host)
+
+    def call_counts(self):
+        total = collections.Counter()
+        for session in list(self.connector._sessions.values()):
+            total.update(session.call_counts)
+        return total
+
+    def close(self):
+        self.connector.close()
+        self.store.close()
+
+
+# -- 1. completion detection -------------------------------------------------
+
+def _poll_task(xs, task_ref):
+    """The Nova / os-xenapi waiter: task.get_status every POLL_INTERVAL."""
+    while True:
+        if xs.call('task.get_status', task_ref) != 'pending':
+            return
+        time.sleep(POLL_INTERVAL)
+
+
+def detection(n, scale, latency_ms, seed=1):
+    """Delay from the simulator finishing a task to each waiter returning.
+
+    Each round starts one ``Async.host.disable`` task per waiter (the lab's
+    ``hang`` fault holds them), then ends both at the same random moment
+    (uniform 0.05..0.6 s later) through the lab's cancel event; the lab
+    records when it finished each task (``perf_counter``).
+    """
+    rng = random.Random(seed)
+    with in_process_lab(1, scale, latency_ms) as lab:
+        h = lab.hosts[0]
+        h.faults.add('hang', 'host.disable', times=None)
+        settings = xsession.SessionSettings(
+            username=lab.username, password=lab.password, call_timeout=CEILING,
+            task_timeout=CEILING)
+        ours = xsession.XapiSession(h.url, settings, sleep=_scaled_sleep(scale))
+        peer = xsession.XapiSession(h.url, settings, sleep=_scaled_sleep(scale))
+        host_ref = ours.call('host.get_all')[0]
+        peer.call('host.get_all')
+        delays = {'ours': [], 'poller': []}
+        try:
+            for _ in range(n):
+                refs = {'ours': ours.call('Async.host.disable', host_ref),
+                        'poller': peer.call('Async.host.disable', host_ref)}
+                returned = {}
+
+                def wait_ours():
+                    try:
+                        tasks.await_task(ours, refs['ours'], 'host.disable',
+                                         time.monotonic() + CEILING, time.monotonic)
+                    except exception.XapiError as exc:
+                        assert exc.code == 'TASK_CANCELLED', exc
+                    returned['ours'] = time.perf_counter()
+
+                def wait_poller():
+                    _poll_task(peer, refs['poller'])
+                    returned['poller'] = time.perf_counter()
+
+                threads = [threading.Thread(target=wait_ours),
+                           threading.Thread(target=wait_poller)]
+                for t in threads:
+                    t.start()
+                time.sleep(rng.uniform(0.05, 0.6))
+                for ref in refs.values():
+                    lab.cancel_event(ref).set()
+                for t in threads:
+                    t.join(CEILING)
+                for key, ref in refs.items():
+                    delays[key].append(returned[key] - lab.task_finished_at(ref))
+                peer.call('task.destroy', refs['poller'])
+        finally:
+            ours.close()
+            peer.close()
+    out = {'n': n, 'ours': _stats(delays['ours']), 'poller': _stats(delays['poller']),
+           'poll_interval': POLL_INTERVAL}
+    out['target_met'] = out['ours']['median'] <= 0.010
+    return out
+
+
+# -- 2 and 3. overhead and round trips ---------------------------------------
+
+def critical_paths(timings, scale):
+    """xapi's own time for each operation as the lab models it (real seconds)."""
+    t = timings
+    paths = {
+        # Async.pool.join task, the joiner's restart fuse, xapi down, booting
+        'add': t.join_duration + t.fuse + t.restart + t.boot,
+        # Async.pool.eject task (the host has left the master's DB at its end)
+        'remove': t.eject_duration,
+        # designate (sync), every member restarts (fuse, down, booting), eject
+        'master': t.designate_duration + t.fuse + t.restart + t.boot + t.eject_duration,
+    }
+    return {k: v * scale for k, v in paths.items()}
+
+
+LABELS = {'add': 'add (join)', 'remove': 'remove (eject)',
+          'master': 'remove master'}
+
+
+#: Wire spellings of XAPI names (the SDK sends event.from as event_from).
+_WIRE = {'event_from': 'event.from'}
+
+
+def _lab_counts(lab, since, until):
+    """{method: calls} every lab host served between two perf_counter()s."""
+    counts = collections.Counter()
+    for h in lab.hosts:
+        counts.update(_WIRE.get(c.method, c.method) for c in list(h.calls)
+                      if since <= c.start <= until)
+    return counts
+
+
+def _timed(lab, driver, fn):
+    before = driver.call_counts()
+    t0 = time.perf_counter()
+    fn()
+    t1 = time.perf_counter()
+    drv = driver.call_counts() - before
+    return t1 - t0, drv, _lab_counts(lab, t0, t1)
+
+
+def operations(runs, scale, latency_ms):
+    """Sections 2 and 3: per run, on 3 hosts: add h1 (master), add h2, add h3
+    (measured joins), remove h1 (measured master removal), remove h3
+    (measured eject), remove h2 (last host)."""
+    samples = collections.defaultdict(list)
+    calls = {}
+    with tempfile.TemporaryDirectory(prefix='xenpool-bench-') as tmp, \
+            in_process_lab(3, scale, latency_ms) as lab:
+        urls = {h.name: h.url for h in lab.hosts}
+        paths = critical_paths(lab.timings, scale)
+        for run in range(runs):
+            driver = Driver(lab.hosts[0].url, lab.username, lab.password, scale, urls,
+                            'sqlite:///%s' % os.path.join(tmp, 'run%d.sqlite' % run))
+            try:
+                agg = driver.new_aggregate('bench-%d' % run)
+                driver.add(agg, 'host1')
+                for host in ('host2', 'host3'):
+                    wall, drv, labc = _timed(lab, driver, lambda: driver.add(agg, host))
+                    samples['add'].append(wall)
+                    calls.setdefault('add', (drv, labc))
+                # NOTE: master first: a designate while an ejected host still
+                # waits for its reboot would restart that host too (the lab's
+                # switch_master takes every host sharing the pool database).
+                wall, drv, labc = _timed(lab, driver, lambda: driver.remove(agg, 'host1'))
+                samples['master'].append(wall)
+                calls.setdefault('master', (drv, labc))
+                wall, drv, labc = _timed(lab, driver, lambda: driver.remove(agg, 'host3'))
+                samples['remove'].append(wall)
+                calls.setdefault('remove', (drv, labc))
+                driver.remove(agg, 'host2')
+            finally:
+                driver.close()
+            if not lab.settle(timeout=CEILING):
+                raise RuntimeError('lab did not settle between runs')
+    overhead = {'runs': runs}
+    trips = {}
+    for op in ('add', 'remove', 'master'):
+        wall = statistics.median(samples[op])
+        overhead[op] = {'label': LABELS[op], 'wall': wall, 'xapi': paths[op],
+                        'ratio': wall / paths[op], 'samples': samples[op]}
+        drv, labc = calls[op]
+        internal = {m: labc[m] - drv.get(m, 0) for m in labc if labc[m] > drv.get(m, 0)}
+        trips[op] = {'label': LABELS[op], 'driver': dict(drv),
+                     'driver_total': sum(drv.values()), 'lab': dict(labc),
+                     'xapi_internal': internal,
+                     'xapi_internal_total': sum(internal.values()),
+                     'reasons': {m: REASONS.get(m, '?') for m in drv}}
+    return overhead, trips
+
+
+# -- 4. parallel pools -------------------------------------------------------
+
+def _serve(tmp, hosts, scale, latency_ms):
+    lab_file = os.path.join(tmp, 'lab.json')
+    faults = os.path.join(tmp, 'faults.json')
+    with open(faults, 'w') as f:
+        json.dump({str(i): [_latency_rule(scale, latency_ms)] for i in range(hosts)}, f)
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'xenpool_driver.cli.main', 'lab', 'serve', '--hosts',
+         str(hosts), '--lab-file', lab_file, '--time-scale', str(scale), '--faults', faults],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + CEILING
+    while not os.path.exists(lab_file):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError('lab serve failed: %s' % proc.communicate()[1])
+        time.sleep(0.05)
+    return proc, lab_file
+
+
+def parallel(pools, per_pool, scale, latency_ms):
+    """One solo chain, then ``pools`` chains at once, in a driver process of
+    its own against ``xenpool lab serve`` (a third process)."""
+    hosts = (pools + 1) * per_pool
+    with tempfile.TemporaryDirectory(prefix='xenpool-bench-') as tmp:
+        proc, lab_file = _serve(tmp, hosts, scale, latency_ms)
+        try:
+            spec = os.path.join(tmp, 'spec.json')
+            with open(spec, 'w') as f:
+                json.dump({'lab_file': lab_file, 'pools': pools, 'per_pool': per_pool,
+                           'scale': scale, 'store': 'sqlite:///%s' % os.path.join(
+                               tmp, 'parallel.sqlite'), 'out': os.path.join(tmp, 'out.json')}, f)
+            subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'bench.py'),
+                            '--worker', spec], cwd=ROOT, check=True, timeout=CEILING * 3)
+            with open(os.path.join(tmp, 'out.json')) as f:
+                out = json.load(f)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=CEILING)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+    out['factor'] = out['total'] / out['solo_chain']
+    return out
+
+
+def _chain(driver, name, hosts):
+    agg = driver.new_aggregate(name)
+    t0 = time.perf_counter()
+    for host in hosts:
+        driver.add(agg, host)
+    return time.perf_counter() - t0
+
+
+def parallel_worker(spec_path):
+    """The driver process of :func:`parallel` (``bench.py --worker SPEC``)."""
+    with open(spec_path) as f:
+        spec = json.load(f)
+    with open(spec['lab_file']) as f:
+        lab = json.load(f)
+    names = [h['name'] for h in lab['hosts']]
+    urls = {h['name']: h['url'] for h in lab['hosts']}
+    per = spec['per_pool']
+    driver = Driver(lab['hosts'][0]['url'], lab['username'], lab['password'], spec['scale'],
+                    urls, spec['store'])
+    try:
+        solo = _chain(driver, 'solo', names[-per:])
+        chains = [None] * spec['pools']
+        errors = []
+
+        def run(i):
+            try:
+                chains[i] = _chain(driver, 'pool-%02d' % i, names[i * per:(i + 1) * per])
+            except Exception as exc:  # noqa: BLE001
+                errors.append('pool %d: %s' % (i, exc))
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(spec['pools'])]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = time.perf_counter() - t0
+    finally:
+        driver.close()
+    if errors:
+        raise RuntimeError('; '.join(errors))
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = {'pools': spec['pools'], 'hosts_per_pool': per, 'solo_chain': solo,
+           'total': total, 'longest_chain': max(chains), 'chains': chains,
+           'peak_rss_mib': rss_kib / 1024.0}
+    with open(spec['out'], 'w') as f:
+        json.dump(out, f)
+    return 0
+
+
+# -- 5. simulator throughput -------------------------------------------------
+
+def simulator(seconds, method='host.get_name_label'):
+    """Calls/s one simulated host serves (tools/sim_bench.py's measurement)."""
+    from tools import sim_bench
+    with lab_mod.Lab(hosts=1, time_scale=0.001) as lab:
+        one = sim_bench.run(lab, 1, seconds, method)
+        eight = sim_bench.run(lab, 8, seconds, method)
+    return {'method': method, 'seconds': seconds, 'one': one, 'eight': eight}
