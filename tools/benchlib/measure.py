@@ -90,6 +90,8 @@ def _latency_rule(scale, latency_ms):
 def in_process_lab(hosts, scale, latency_ms, **kw):
     timings = lab_mod.Timings(eject_reboot=EJECT_REBOOT)
     faults = {i: [_latency_rule(scale, latency_ms)] for i in range(hosts)}
+    # NOTE: as ``xenpool lab serve``: a chosen password, else a generated one
+    kw.setdefault('password', os.environ.get('XENPOOL_LAB_PASSWORD') or None)
     lab = lab_mod.Lab(hosts=hosts, time_scale=scale, timings=timings, faults=faults, **kw)
     with lab:
         yield lab
@@ -142,20 +144,21 @@ class Driver(object):
 
 # -- 1. completion detection -------------------------------------------------
 
-def _poll_task(xs, task_ref):
-    """The Nova / os-xenapi waiter: task.get_status every POLL_INTERVAL."""
+def _poll_task(xs, task_ref, interval):
+    """The Nova / os-xenapi waiter: task.get_status every ``interval`` s."""
     while True:
         if xs.call('task.get_status', task_ref) != 'pending':
             return
-        time.sleep(POLL_INTERVAL)
+        time.sleep(interval)
 
 
-def detection(n, scale, latency_ms, seed=1):
+def detection(n, scale, latency_ms, seed=1, poll_interval=POLL_INTERVAL,
+              finish_after=(0.05, 0.6)):
     """Delay from the simulator finishing a task to each waiter returning.
 
     Each round starts one ``Async.host.disable`` task per waiter (the lab's
     ``hang`` fault holds them), then ends both at the same random moment
-    (uniform 0.05..0.6 s later) through the lab's cancel event; the lab
+    (uniform in ``finish_after`` seconds) through the lab's cancel event; the lab
     records when it finished each task (``perf_counter``).
     """
     rng = random.Random(seed)
@@ -185,14 +188,14 @@ def detection(n, scale, latency_ms, seed=1):
                     returned['ours'] = time.perf_counter()
 
                 def wait_poller():
-                    _poll_task(peer, refs['poller'])
+                    _poll_task(peer, refs['poller'], poll_interval)
                     returned['poller'] = time.perf_counter()
 
                 threads = [threading.Thread(target=wait_ours),
                            threading.Thread(target=wait_poller)]
                 for t in threads:
                     t.start()
-                time.sleep(rng.uniform(0.05, 0.6))
+                time.sleep(rng.uniform(*finish_after))
                 for ref in refs.values():
                     lab.cancel_event(ref).set()
                 for t in threads:
@@ -204,7 +207,7 @@ def detection(n, scale, latency_ms, seed=1):
             ours.close()
             peer.close()
     out = {'n': n, 'ours': _stats(delays['ours']), 'poller': _stats(delays['poller']),
-           'poll_interval': POLL_INTERVAL}
+           'poll_interval': poll_interval}
     out['target_met'] = out['ours']['median'] <= 0.010
     return out
 
