@@ -86,9 +86,34 @@ def _progress(record):
         return None
 
 
+#: Attempts of one ``event.from`` of a task wait that xapi answered with an
+#: error other than a lost task (the task goes on regardless).
+WAIT_ATTEMPTS = 3
+
+
+def _event_from(xs, classes, token, timeout):
+    """``event.from`` for a task wait, repeated on a stray error.
+
+    NOTE: an error answered to the WAIT (not the task's own failure) says
+    nothing about the task, which keeps running: giving up here would let
+    the caller re-read reality while the task is still changing it. The call
+    is read-only; a repeat takes a fresh token (``""``), whose batch carries
+    the task's current record, so nothing is missed.
+    """
+    for attempt in range(WAIT_ATTEMPTS):
+        try:
+            return xs.event_from(classes, token, timeout)
+        except exception.XapiError as exc:
+            if exc.code in _LOST_CODES or attempt == WAIT_ATTEMPTS - 1:
+                raise
+            LOG.info('event.from on %s answered %s %s; waiting again',
+                     classes, exc.code, exc.params)
+            token, timeout = '', 0.0
+
+
 def _wait(xs, task_ref, deadline, clock, on_progress):
     classes = ['task/%s' % task_ref]
-    batch = xs.event_from(classes, '', 0.0)
+    batch = _event_from(xs, classes, '', 0.0)
     token = batch['token']
     record = _latest(batch, task_ref)
     if record is None:
@@ -109,8 +134,8 @@ def _wait(xs, task_ref, deadline, clock, on_progress):
         remaining = deadline - clock()
         if remaining <= 0:
             raise _Deadline()
-        batch = xs.event_from(classes, token,
-                              float(min(remaining, EVENT_WAIT_SLICE)))
+        batch = _event_from(xs, classes, token,
+                            float(min(remaining, EVENT_WAIT_SLICE)))
         token = batch['token']
         record = _latest(batch, task_ref) or record
 
