@@ -415,10 +415,41 @@ class XapiSession(object):
         if timeout is None:
             timeout = self.settings.task_timeout
         deadline = self._clock() + timeout
-        task_ref = self._call('Async.' + method, args,
-                              self.settings.call_timeout)
+        try:
+            task_ref = self._call('Async.' + method, args,
+                                  self.settings.call_timeout)
+        except exception.XapiUnavailable as lost:
+            task_ref = self._lost_task(method, lost)
+            if task_ref is None:
+                raise
         return tasks.await_task(self, task_ref, method, deadline, self._clock,
                                 on_progress)
+
+    def _lost_task(self, method, error):
+        """The task of an ``Async.<method>`` whose answer was lost, or None.
+
+        NOTE: a connection dropped after the request was sent may hide a
+        task that is running: re-reading reality at once would see the goal
+        not reached yet, and the task would reach it later, unseen. Never
+        repeat the call: find the task (xapi names it ``Async.<method>``)
+        and await it like any other. Only one unfinished candidate counts.
+        """
+        if not error.maybe_applied:
+            return None
+        try:
+            records = self.call('task.get_all_records')
+        except exception.XenPoolError as exc:
+            LOG.info('Cannot look for the task of Async.%s on %s: %s',
+                     method, self.url, exc)
+            return None
+        found = [ref for ref, rec in records.items()
+                 if rec.get('name_label') == 'Async.' + method and
+                 rec.get('status') in tasks.PENDING + ('success', 'failure')]
+        if len(found) != 1:
+            return None
+        LOG.warning('Answer of Async.%s on %s lost (%s); awaiting its task %s',
+                    method, self.url, error, found[0])
+        return found[0]
 
     def wait_for(self, classes, check, timeout, what):
         """Wait, driven by ``event.from``, until ``check()`` returns non-None.
