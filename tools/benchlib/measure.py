@@ -116,6 +116,7 @@ class Driver(object):
         settings = xsession.SessionSettings.from_conf(self.conf)
         self.connector = xsession.Connector(settings, sleep=_scaled_sleep(scale))
         self.urls = urls
+        self._seen = {}
         self.store = store_mod.Store(store_url)
         self.workflow = workflow_mod.Workflow(self.connector, conf=self.conf,
                                               host_locator=urls.get, owner='bench')
@@ -132,8 +133,13 @@ class Driver(object):
         agg.delete_host(host)
 
     def call_counts(self):
-        total = collections.Counter()
+        """Wire calls of every session handle this driver ever had."""
+        # NOTE: handles seen once are kept: the connector may drop one (a
+        # host that left the pool) and its calls must still count.
         for session in list(self.connector._sessions.values()):
+            self._seen[id(session)] = session
+        total = collections.Counter()
+        for session in self._seen.values():
             total.update(session.call_counts)
         return total
 
