@@ -33,7 +33,6 @@ import collections
 import dataclasses
 import tempfile
 import threading
-import time
 import traceback
 
 from tests import passwords
