@@ -16,6 +16,7 @@ with what xapi itself says.
 
 import dataclasses
 import json
+import os
 import ssl
 import time
 import urllib.parse
@@ -154,9 +155,16 @@ def make_env(tmp_path):
         env = Env(lab, 'sqlite:///' + str(tmp_path / ('%s.sqlite' % db)), **kw)
         made.append(env)
         return env
-    yield make
-    for thing in reversed(made):
-        thing.close()
+    try:
+        yield make
+        # NOTE: after every flow, whatever it did: no stored metadata value
+        # (nor the database file itself) carries a password.
+        for env in made:
+            if isinstance(env, Env):
+                assert_store_has_no_secrets(env)
+    finally:
+        for thing in reversed(made):
+            thing.close()
 
 
 @pytest.fixture(params=[PLAIN, TLS])
@@ -284,6 +292,31 @@ def assert_no_secrets(metadata, lab=None):
                 'password in metadata value of %r' % key
 
 
+def _secrets_of(env):
+    secrets = set(passwords.all_passwords())
+    secrets.add(env.lab['password'] if isinstance(env.lab, dict) else env.lab.password)
+    secrets.add(env.settings.password)
+    return {s for s in secrets if s}
+
+
+def assert_store_has_no_secrets(env):
+    """Every aggregate's metadata, and the SQLite files' bytes, hold no password."""
+    secrets = _secrets_of(env)
+    for agg in env.store.list_aggregates():
+        for key, value in agg.metadata.items():
+            for secret in secrets:
+                assert secret not in key and secret not in (value or ''), \
+                    'password in metadata %r of aggregate %s' % (key, agg.name)
+    path = env.store_url.split('sqlite:///', 1)[-1]
+    for suffix in ('', '-wal', '-journal'):
+        if os.path.exists(path + suffix):
+            with open(path + suffix, 'rb') as f:
+                data = f.read()
+            for secret in secrets:
+                assert secret.encode() not in data, 'password in %s' % (
+                    os.path.basename(path + suffix))
+
+
 def assert_clean_bookkeeping(metadata):
     """The bookkeeping key is absent or valid JSON without an intent."""
     raw = metadata.get(bk.KEY)
@@ -348,6 +381,7 @@ def free_port():
 
 
 __all__ = ['CEILING', 'Env', 'SCALE', 'assert_clean_bookkeeping',
+           'assert_store_has_no_secrets',
            'assert_consistent', 'assert_no_secrets', 'assert_standalone',
            'free_port', 'lab_host', 'make_conf', 'make_settings', 'read_pool',
            'start_lab']
