@@ -282,8 +282,6 @@ def test_wrong_credentials_on_a_pool(pool_env, make_env):
             action()
         assert err.value.code == 'SESSION_AUTHENTICATION_FAILED'
     _assert_failed_cleanly(stale, ps.ACTIVE, failures=2)
-    stale.update_metadata(bk.updates(bk.read(stale.metadata).replace(failures=0,
-                                                                     counted=None)))
     assert_consistent(env, agg, ps.ACTIVE, hosts={'host1', 'host2'}, master='host1')
 
 
