@@ -237,24 +237,21 @@ def test_reconcile_reports_host_unknown_to_xapi(pool_env):
     assert agg.metadata['ghost'] == ghost  # NOTE: reported, never guessed away
 
 
-@pytest.mark.xfail(strict=True, reason='product bug: a wrong slave_info xenhost_uuid is '
-                   'trusted: the host joins, the workflow waits live_timeout for the '
-                   'wrong uuid, reports failure and leaves the member unrecorded')
 def test_add_with_wrong_xenhost_uuid_never_strands_the_host(make_env):
     env = make_env(2, live_timeout=2.0)
     agg = env.new_aggregate('wrong-uuid')
     env.add(agg, 'host1')
     agg.add_host('host2')
     info = {'url': env.urls['host2'], 'xenhost_uuid': str(uuid.uuid4())}
-    try:
+    with pytest.raises(exception.OperationRefused) as err:
         env.workflow.add(agg, 'host2', slave_info=info)
-    except exception.XenPoolError:
-        agg.delete_host('host2')
-    # NOTE: refused (host2 untouched) or joined and recorded with its REAL
-    # uuid: either way metadata must equal reality.
+    assert info['xenhost_uuid'] in str(err.value)
+    assert env.lab.hosts[1].uuid in str(err.value)
+    agg.delete_host('host2')
+    # NOTE: refused before any change: host2 untouched, metadata == reality.
     members = set(read_pool(env.lab, env.urls['host1']).hosts)
-    expected = {'host1', 'host2'} if env.lab.hosts[1].uuid in members else {'host1'}
-    assert_consistent(env, agg, ps.ACTIVE, hosts=expected, master='host1')
+    assert env.lab.hosts[1].uuid not in members
+    assert_consistent(env, agg, ps.ACTIVE, hosts={'host1'}, master='host1')
 
 
 # -- credentials and reachability --------------------------------------------------

@@ -296,7 +296,8 @@ class Workflow:
             self._update_intent(aggregate, intent, host_uuid=host_uuid)
         force = self.xs.use_join_force
         self._report('preflight')
-        mismatches = pool.preflight(joiner, master, force=force)
+        mismatches = pool.preflight(joiner, master, force=force,
+                                    joiner_uuid=host_uuid)
         if mismatches:
             raise exception.PreflightFailed(ADD_ACTION, aggregate.id,
                                             intent.host, mismatches)

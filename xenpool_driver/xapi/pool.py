@@ -152,12 +152,14 @@ def clear_pool(session):
     return init_pool(session, '')
 
 
-def preflight(joiner, master, force=False):
+def preflight(joiner, master, force=False, joiner_uuid=None):
     """Every mismatch xapi would refuse the join for, as ``Mismatch`` list.
 
     See :func:`xenpool_driver.xapi.preflight.preflight` (8 round trips).
+
+    :raises OperationRefused: ``joiner_uuid`` given and not the joiner's.
     """
-    return preflight_mod.preflight(joiner, master, force=force)
+    return preflight_mod.preflight(joiner, master, force=force, joiner_uuid=joiner_uuid)
 
 
 def join(joiner, master, master_address, username, password, force=False,

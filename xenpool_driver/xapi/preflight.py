@@ -70,7 +70,7 @@ def read_side(session, local):
                 vms=vms, srs=srs)
 
 
-def preflight(joiner, master, force=False):
+def preflight(joiner, master, force=False, joiner_uuid=None):
     """Every mismatch xapi would refuse the join of ``joiner`` for.
 
     Pre: both sessions answer. Post: nothing changed on either side.
@@ -79,12 +79,22 @@ def preflight(joiner, master, force=False):
     :param master: :class:`XapiSession` on the pool master.
     :param force: ``join_force`` will be used: skip HOSTS_NOT_HOMOGENEOUS
         (the only check xapi skips for it).
+    :param joiner_uuid: the uuid the caller believes the joiner has (e.g. from
+        ``slave_info``); checked against the joiner's own record.
     :returns: list of :class:`exception.Mismatch`, in xapi's order; empty when
         the join would pass these checks.
+    :raises OperationRefused: ``joiner_uuid`` is not the joiner's uuid.
     :raises XapiUnavailable, XapiError: a side could not be read.
     """
-    return compare(read_side(joiner, local=True), read_side(master, local=False),
-                   force=force)
+    me = read_side(joiner, local=True)
+    actual = me.host.get('uuid')
+    if joiner_uuid and actual != joiner_uuid:
+        # NOTE: a stale uuid would make us wait for a host that never shows
+        # up, then leave the real member unrecorded: refuse before any change.
+        raise exception.OperationRefused(
+            'pool.join', joiner_uuid,
+            'the xapi at %s is host %s, not %s' % (joiner.address, actual, joiner_uuid))
+    return compare(me, read_side(master, local=False), force=force)
 
 
 def compare(me, them, force=False):

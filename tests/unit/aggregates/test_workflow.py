@@ -110,7 +110,8 @@ def test_join_passes_use_join_force_and_credentials(kind, force, xapi):
 
     joiner, master = xapi.sessions['https://192.0.2.2'], \
         xapi.sessions['https://192.0.2.1']
-    xapi.ops['preflight'].assert_called_once_with(joiner, master, force=force)
+    xapi.ops['preflight'].assert_called_once_with(joiner, master, force=force,
+                                                  joiner_uuid=UUID['c2'])
     xapi.ops['join'].assert_called_once_with(
         joiner, master, '192.0.2.1', 'root', passwords.PASSWORD, force=force,
         joiner_uuid=UUID['c2'], on_progress=mock.ANY, on_phase=mock.ANY)

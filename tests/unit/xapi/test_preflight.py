@@ -283,3 +283,18 @@ def test_compare_is_pure():
                           host=master_db['host'][MASTER_HOST], hosts=master_db['host'],
                           pifs=master_db['PIF'])
     assert preflight.compare(me, them) == []
+
+
+def test_a_joiner_uuid_that_is_not_the_joiners_is_refused_before_the_master_is_read(mocker):
+    from xenpool_driver import exception
+    from xenpool_driver.xapi import preflight as preflight_mod
+    from xenpool_driver.xapi import session as xsession
+    joiner = mocker.create_autospec(xsession.XapiSession, instance=True)
+    master = mocker.create_autospec(xsession.XapiSession, instance=True)
+    joiner.address = '192.0.2.2'
+    side = mocker.Mock(host={'uuid': 'real-uuid'})
+    mocker.patch.object(preflight_mod, 'read_side', return_value=side)
+    with pytest.raises(exception.OperationRefused) as err:
+        preflight_mod.preflight(joiner, master, joiner_uuid='stale-uuid')
+    assert 'stale-uuid' in str(err.value) and 'real-uuid' in str(err.value)
+    preflight_mod.read_side.assert_called_once_with(joiner, local=True)
