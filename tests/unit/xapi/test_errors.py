@@ -37,6 +37,10 @@ P = exception.XapiProtocolError
     (socket.timeout('timed out'), False, T, errors.TIMEOUT, False),
     (ssl.SSLCertVerificationError('verify failed'), False, U, errors.TLS,
      False),
+    # NOTE: xapi restarting closes TLS without close_notify: a reset, retried
+    (ssl.SSLEOFError('EOF in violation of protocol'), True, U, errors.RESET,
+     True),
+    (ssl.SSLZeroReturnError('closed'), False, U, errors.RESET, False),
     (socket.gaierror(-2, 'no such host'), False, U, errors.NETWORK, False),
     (OSError(errno.EHOSTUNREACH, 'unreachable'), None, U, errors.NETWORK,
      False),
