@@ -33,6 +33,10 @@ cli_opts = [
 
 
 def _add_parsers(subparsers):
+    # NOTE: "lab" and "demo" are dispatched before this parser runs (main.py);
+    # they are listed here so that "xenpool --help" shows every command.
+    subparsers.add_parser('lab', help='simulated XCP-ng lab: xenpool lab serve --help')
+    subparsers.add_parser('demo', help='the whole thing on an embedded lab: xenpool demo --help')
     # NOTE: no positional may be called "name": SubCommandOpt stores the
     # sub-command there, and the two would overwrite each other.
     agg = subparsers.add_parser('aggregate', help='manage pool aggregates')
@@ -158,14 +162,6 @@ def cmd_add_host(ctx, args):
     except exception.XenPoolError:
         _undo_add(agg, args.host)
         raise
-    except KeyboardInterrupt:
-        # NOTE: the intent record stays; reconcile finishes or rolls back.
-        sys.stderr.write('xenpool: interrupted: the intent record is kept; run '
-                         '"xenpool aggregate reconcile %s"\n' % agg.name)
-        return 130
-    finally:
-        if ctx.progress is not None:
-            ctx.progress.close()
     sys.stdout.write('added %s to %s: %s\n' % (args.host, agg.name, agg.metadata.get(ps.KEY)))
     return 0
 
@@ -178,15 +174,7 @@ def _undo_add(agg, host):
 
 def cmd_remove_host(ctx, args):
     agg = _aggregate(ctx, args.aggregate)
-    try:
-        ctx.workflow.remove(agg, args.host, force=args.force)
-    except KeyboardInterrupt:
-        sys.stderr.write('xenpool: interrupted: the intent record is kept; run '
-                         '"xenpool aggregate reconcile %s"\n' % agg.name)
-        return 130
-    finally:
-        if ctx.progress is not None:
-            ctx.progress.close()
+    ctx.workflow.remove(agg, args.host, force=args.force)
     agg.refresh()
     if args.host in agg.hosts:
         agg.delete_host(args.host)
@@ -287,6 +275,13 @@ def main(argv):
     except exception.XenPoolError as exc:
         sys.stderr.write('xenpool: error: %s\n' % error_line(exc))
         return 1
+    except KeyboardInterrupt:
+        # NOTE: an interrupted add or remove keeps its intent record (the
+        # workflow only cleans up after errors): reconcile finishes or rolls
+        # it back from reality.
+        sys.stderr.write('xenpool: interrupted: the intent record is kept; run '
+                         '"xenpool aggregate reconcile %s"\n' % (args.aggregate or 'NAME'))
+        return 130
     finally:
         if ctx is not None:
             ctx.close()

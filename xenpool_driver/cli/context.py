@@ -118,6 +118,8 @@ class Context(object):
         return self.connector.get(url)
 
     def close(self):
+        if self.progress is not None:
+            self.progress.close()
         if self._connector is not None:
             self._connector.close()
         if self._store is not None:
