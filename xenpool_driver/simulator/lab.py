@@ -303,8 +303,14 @@ class Lab(object):
         h = self._h(index)
         self._restart(h)
 
-    def _restart(self, h, then=None):
+    def _restart(self, h, then=None, down=None, delay=None):
+        """One xapi restart: down for ``delay`` (default: the restart time), then
+        booting, then running. ``down()`` runs once the host is down, ``then()``
+        when it starts booting; a newer restart of the same host cancels this one.
+        """
         h.go_down()
+        if down is not None:
+            down()
         gen = h.generation
 
         def booting():
@@ -318,40 +324,18 @@ class Lab(object):
         def running():
             if h.generation == gen:
                 h.go_running()
-        self.after(self.timings.restart, booting)
+        self.after(self.timings.restart if delay is None else delay, booting)
 
     def become_slave(self, h, master, address):
         """The joiner's fuse: xapi restarts as a slave of ``master``."""
-        h.go_down()
-        h.db = master.db
-        h.role, h.master_address = 'slave', master.address
-        gen = h.generation
-
-        def booting():
-            if h.generation == gen:
-                h.go_booting()
-                self.after(self.timings.boot, running)
-
-        def running():
-            if h.generation == gen:
-                h.go_running()
-        self.after(self.timings.restart, booting)
+        def attach():
+            h.db = master.db
+            h.role, h.master_address = 'slave', master.address
+        self._restart(h, down=attach)
 
     def reboot_standalone(self, h):
         """After an eject: the host reboots and comes back as a standalone master."""
-        h.go_down()
-        gen = h.generation
-
-        def booting():
-            if h.generation == gen:
-                h.reset_standalone()
-                h.go_booting()
-                self.after(self.timings.boot, running)
-
-        def running():
-            if h.generation == gen:
-                h.go_running()
-        self.after(self.timings.eject_reboot, booting)
+        self._restart(h, then=h.reset_standalone, delay=self.timings.eject_reboot)
 
     def switch_master(self, db, new_master):
         """designate_new_master's commit: every member restarts in its new role."""

@@ -273,16 +273,26 @@ def _live(db, host_ref):
     return db.exists('host_metrics', metrics) and db.get('host_metrics', metrics)['live']
 
 
+def _forward_target(call, host_ref):
+    """The live, reachable host an op is forwarded to (xapi's ``do_op_on``).
+
+    :raises XapiError: HOST_OFFLINE when not live, CANNOT_CONTACT_HOST when
+        unreachable.
+    """
+    if not _live(call.db, host_ref):
+        raise XapiError('HOST_OFFLINE', host_ref)
+    target = call.lab.host_by_ref(host_ref)
+    if target is None or not call.lab.reachable(call.host, target):
+        raise XapiError('CANNOT_CONTACT_HOST', host_ref)
+    return target
+
+
 @api('pool.eject', 1, async_ok=True)
 def pool_eject(call, host_ref):
     db, lab = call.db, call.lab
     db.get('host', host_ref)
     with _PoolOp(call, 'eject'):
-        if not _live(db, host_ref):
-            raise XapiError('HOST_OFFLINE', host_ref)
-        target = lab.host_by_ref(host_ref)
-        if target is None or not lab.reachable(call.host, target):
-            raise XapiError('CANNOT_CONTACT_HOST', host_ref)
+        target = _forward_target(call, host_ref)
         if target.is_master:
             raise XapiError('INTERNAL_ERROR', 'Xapi_pool.Cannot_eject_master')
         pool = db.get('pool', db.pool_ref())
@@ -325,11 +335,7 @@ def designate_new_master(call, host_ref):
     db, lab = call.db, call.lab
     db.get('host', host_ref)
     with _PoolOp(call, 'designate_new_master'):
-        if not _live(db, host_ref):
-            raise XapiError('HOST_OFFLINE', host_ref)
-        target = lab.host_by_ref(host_ref)
-        if target is None or not lab.reachable(call.host, target):
-            raise XapiError('CANNOT_CONTACT_HOST', host_ref)
+        target = _forward_target(call, host_ref)
         if target.is_master:
             return ''
         if db.get('pool', db.pool_ref())['ha_enabled']:
