@@ -68,9 +68,11 @@ class SimHost(object):
             self.db.clear_transient()
 
     def go_booting(self):
+        # NOTE: listen first: whoever sees 'booting' can connect (a request in
+        # between meets 'down' and is dropped, as by a process still starting).
+        self.listen()
         with self._state_lock:
             self.state = 'booting'
-        self.listen()
 
     def go_running(self):
         """Boot finished: a slave checks in with its master (enabled, live)."""

@@ -339,7 +339,9 @@ class Lab(object):
 
     def switch_master(self, db, new_master):
         """designate_new_master's commit: every member restarts in its new role."""
-        members = [h for h in self.hosts if h.db is db]
+        # NOTE: an ejected host still holds the pool database until its
+        # reboot; it is no member any more and must not restart as a slave.
+        members = [h for h in self.hosts if h.db is db and db.exists('host', h.ref)]
         db.clear_transient()
         for h in members:
             if h is new_master:

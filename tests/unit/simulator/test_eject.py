@@ -180,3 +180,20 @@ def test_pool_ops_refused_on_a_slave(lab, method):
     m = sdk(lab.hosts[0])
     result = getattr(proxy, method)(m._session, lab.hosts[1].ref)
     assert result['ErrorDescription'] == ['HOST_IS_SLAVE', lab.hosts[0].address]
+
+
+def test_designate_leaves_an_ejected_host_waiting_for_its_reboot_alone(make_lab):
+    # the ejected host still holds the pool database until it reboots: a
+    # designate in between must not restart it as a slave of the new master
+    lab = make_lab(3, timings=Timings(eject_reboot=200))
+    join(lab, 1)
+    join(lab, 2)
+    master, ejected, new = lab.hosts
+    m = sdk(master)
+    m.xenapi.pool.eject(ejected.ref)
+    assert m.xenapi.pool.designate_new_master(new.ref) == ''
+    assert lab.settle()
+    assert (ejected.state, ejected.role) == ('running', 'master')
+    pools = sdk(ejected).xenapi.pool.get_all()
+    assert len(pools) == 1
+    assert sdk(new).xenapi.host.get_all_records().keys() == {new.ref, master.ref}
