@@ -329,7 +329,7 @@ class Workflow:
             self._update_intent(aggregate, intent, target_uuid=target.uuid,
                                 phase='designate')
             self._report('designate new master')
-            pool.designate_new_master(master, target.uuid)
+            pool.designate_new_master(master, target.uuid, membership=members)
         else:
             # NOTE: the master already moved (e.g. an earlier designate):
             # never designate again, just follow it.

@@ -340,7 +340,7 @@ def _confirm_gone(master, host_uuid):
                     'host %s gone from the pool' % host_uuid)
 
 
-def designate_new_master(master, host_uuid, timeout=None):
+def designate_new_master(master, host_uuid, timeout=None, membership=None):
     """Make ``host_uuid`` the master and wait until the pool settles.
 
     Pre: ``host_uuid`` is an enabled, live member. Post: ``pool.master`` is
@@ -358,6 +358,9 @@ def designate_new_master(master, host_uuid, timeout=None):
     :param master: :class:`XapiSession` on the current master.
     :param host_uuid: the member to promote.
     :param timeout: seconds to settle (default: live_timeout).
+    :param membership: a :func:`snapshot` of ``master`` the caller has just
+        read (saves its 3 round trips); it decides whether to designate, so it
+        must be fresh.
     :returns: :class:`Membership` of the settled pool.
     :raises OperationRefused: not a member, or not enabled and live.
     :raises XapiError: xapi refused (code and params) and nothing changed.
@@ -365,7 +368,8 @@ def designate_new_master(master, host_uuid, timeout=None):
     :raises XapiTimeout: the pool did not settle in time.
     """
     timeout = timeout or master.settings.live_timeout
-    membership = snapshot(master)
+    if membership is None:
+        membership = snapshot(master)
     target = membership.host(host_uuid)
     if target is None:
         raise exception.OperationRefused('pool.designate_new_master', host_uuid,

@@ -387,7 +387,8 @@ def test_remove_master_designates_then_ejects(conf, xapi):
                           ('designate_new_master', 'https://192.0.2.1'),
                           ('eject', 'https://192.0.2.3')]
     xapi.ops['designate_new_master'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.1'], UUID['c3'])  # c2 is not live
+        xapi.sessions['https://192.0.2.1'], UUID['c3'],  # c2 is not live
+        membership=xapi.ops['snapshot'].return_value)  # NOTE: read once, not twice
     xapi.ops['eject'].assert_called_once_with(
         xapi.sessions['https://192.0.2.3'], UUID['c1'], force=False,
         on_progress=mock.ANY)

@@ -524,3 +524,14 @@ def test_join_announces_the_wait_until_live_after_the_task(master, master_fake, 
     pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, joiner_uuid='joiner',
               on_phase=order.append)
     assert order == ['task', 'wait until live']
+
+
+def test_designate_with_the_callers_snapshot_skips_its_own_read(master, master_fake):
+    designate, settle = _designates(master_fake, master)
+    master_fake.overrides['pool.designate_new_master'] = designate
+    master.between_events = [settle]
+    members = pool.snapshot(master)
+    master.call.reset_mock()
+    pool.designate_new_master(master, 'slave', membership=members)
+    snap = ['pool.get_all_records', 'host.get_all_records', 'host_metrics.get_all_records']
+    assert calls(master) == ['pool.designate_new_master'] + snap * 2
