@@ -72,7 +72,8 @@ class RetryPolicy:
     """A declarative retry policy.
 
     :param name: shown in logs.
-    :param max_attempts: total attempts (1: never retried).
+    :param max_attempts: total attempts (1: never retried; 0: no count limit,
+        the budget or the caller's deadline bounds it).
     :param budget_setting: name of the settings attribute (seconds) that
         bounds the total time spent retrying, or None.
     :param wait_initial: first back-off (seconds), doubled each attempt.
@@ -94,7 +95,8 @@ class RetryPolicy:
             :func:`time.monotonic`).
         """
         clock = clock or time.monotonic
-        stop = tenacity.stop_after_attempt(self.max_attempts)
+        stop = (tenacity.stop_after_attempt(self.max_attempts) if self.max_attempts
+                else tenacity.stop_never)
         if self.budget_setting:
             stop = stop | stop_after_budget(
                 getattr(settings, self.budget_setting), clock)
@@ -106,6 +108,10 @@ class RetryPolicy:
             retry=tenacity.retry_if_exception(is_transient),
             before_sleep=self._log_retry,
             reraise=True)
+
+    def backoff(self, failures):
+        """Seconds to wait after ``failures`` consecutive failures (0-based)."""
+        return min(self.wait_initial * 2 ** min(failures, 16), self.wait_max)
 
     def _log_retry(self, retry_state):
         exc = retry_state.outcome.exception()
@@ -123,6 +129,15 @@ LOGIN = RetryPolicy('login', max_attempts=5, budget_setting='login_timeout')
 #: Read-only calls: same transient errors, bounded by the call timeout.
 READ_ONLY = RetryPolicy('read-only', max_attempts=4,
                         budget_setting='call_timeout')
+
+#: Waiting for a condition across an xapi restart (``XapiSession.wait_for``):
+#: retried until the wait's own deadline. NOTE: the restart is expected
+#: (fuse, down, boot: ~17 s on real xapi), it cannot be seen through events
+#: (the process is down) and each retry is one cheap read, so the back-off
+#: stays short: a long one only delays noticing the host is back (an 8 s cap
+#: could add 8 s to a 17 s critical path; 0.25 s adds at most 1.5 %).
+RESTART_WAIT = RetryPolicy('restart-wait', max_attempts=0, wait_initial=0.1,
+                           wait_max=0.25)
 
 #: Everything else (join, eject, designate, Async.*, setters): one attempt.
 NEVER = RetryPolicy('never', max_attempts=1)

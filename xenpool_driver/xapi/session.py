@@ -498,7 +498,7 @@ class XapiSession(object):
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     break
-                self._sleep(min(0.5 * 2 ** min(failures, 4), remaining))
+                self._sleep(min(retry.RESTART_WAIT.backoff(failures), remaining))
                 failures += 1
         reason = 'timed out after %.1fs waiting for %s' % (timeout, what)
         if last is not None:

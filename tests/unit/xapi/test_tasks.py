@@ -6,6 +6,7 @@ import XenAPI
 from tests import passwords
 from tests.unit.xapi.test_session import A, Clock, FakeXapi, settings
 from xenpool_driver import exception
+from xenpool_driver.xapi import retry
 from xenpool_driver.xapi import tasks
 from xenpool_driver.xapi.session import XapiSession
 
@@ -234,3 +235,21 @@ def test_wait_for_propagates_real_errors(fake, xs):
         raise exception.XapiError('HOST_OFFLINE', ['OpaqueRef:h'])
     with pytest.raises(exception.XapiError):
         xs.wait_for(['host'], check, 10.0, 'x')
+
+
+def test_wait_for_backs_off_by_the_restart_wait_policy(fake, xs, clock, monkeypatch):
+    monkeypatch.setattr(retry, 'RESTART_WAIT',
+                        retry.RetryPolicy('test', 0, wait_initial=7.0, wait_max=7.0))
+    booting = XenAPI.Failure(['HOST_STILL_BOOTING'])
+    # NOTE: the call's own read-only retries give up after 4 attempts; then
+    # the wait backs off by its policy and takes a fresh token
+    fake.on('event_from', booting, booting, booting, booting,
+            {'token': 't1', 'events': []})
+    assert xs.wait_for(['host'], lambda: 'up', 50.0, 'up') == 'up'
+    assert clock.slept.count(7.0) == 1
+
+
+def test_restart_wait_backs_off_briefly():
+    # NOTE: the restart is expected and cannot be seen through events: a long
+    # back-off would only delay noticing the host is back
+    assert [retry.RESTART_WAIT.backoff(i) for i in range(5)] == [0.1, 0.2, 0.25, 0.25, 0.25]
