@@ -51,7 +51,8 @@ def render(results):
     lines.append('   target ours median <= 10 ms: %s' % ('met' if d['target_met'] else 'MISSED'))
     o = results['overhead']
     lines.append('')
-    lines.append('2. driver overhead (wall / xapi critical path, %d runs each)' % o['runs'])
+    lines.append('2. driver overhead (wall / xapi critical path: task and designate times as the '
+                 'lab recorded them + the modelled restart, %d runs each)' % o['runs'])
     lines.append('   %-16s %10s %10s %10s %10s' % ('operation', 'wall ms', 'xapi ms',
                                                   'extra ms', 'ratio'))
     for op in ('add', 'remove', 'master'):

@@ -234,6 +234,42 @@ def critical_paths(timings, scale):
     return {k: v * scale for k, v in paths.items()}
 
 
+def restart_paths(timings, scale):
+    """The part of each critical path after xapi's answer (real seconds): the
+    restart fuse, xapi down, booting - timers the lab runs exactly as modelled."""
+    restart = (timings.fuse + timings.restart + timings.boot) * scale
+    return {'add': restart, 'remove': 0.0, 'master': restart}
+
+
+#: XAPI calls whose server-side time is xapi's own work for a pool operation.
+_ASYNC_POOL_OPS = frozenset({'Async.pool.join', 'Async.pool.join_force', 'Async.pool.eject'})
+_SYNC_POOL_OPS = frozenset({'pool.designate_new_master'})
+
+
+def xapi_work(lab, since, until):
+    """Seconds xapi itself spent on the pool operations of a window, as recorded.
+
+    Each async task counts from the arrival of its ``Async.`` call to the
+    moment the lab finished it; each synchronous designate from arrival to
+    answer. NOTE: this includes xapi's own work inside the task (the joiner's
+    calls to the master, their latency), which is not the driver's.
+    :returns: seconds, or None when calls and tasks cannot be paired.
+    """
+    starts, finishes, sync = [], [], 0.0
+    for h in lab.hosts:
+        for c in list(h.calls):
+            if since <= c.start <= until:
+                if c.method in _ASYNC_POOL_OPS:
+                    starts.append(c.start)
+                elif c.method in _SYNC_POOL_OPS:
+                    sync += c.end - c.start
+        finishes += [f for f in list(h.task_finished.values()) if since <= f <= until]
+    if len(starts) != len(finishes):
+        return None
+    # NOTE: the tasks of one operation run one after the other: pair in order
+    return sync + sum(f - s for s, f in zip(sorted(starts), sorted(finishes)))
+
+
 LABELS = {'add': 'add (join)', 'remove': 'remove (eject)',
           'master': 'remove master'}
 
@@ -257,19 +293,28 @@ def _timed(lab, driver, fn):
     fn()
     t1 = time.perf_counter()
     drv = driver.call_counts() - before
-    return t1 - t0, drv, _lab_counts(lab, t0, t1)
+    return t1 - t0, drv, _lab_counts(lab, t0, t1), xapi_work(lab, t0, t1)
 
 
 def operations(runs, scale, latency_ms):
     """Sections 2 and 3: per run, on 3 hosts: add h1 (master), add h2, add h3
-    (measured joins), remove h1 (measured master removal), remove h3
-    (measured eject), remove h2 (last host)."""
+    (measured joins), remove h1 (measured master removal), remove the slave
+    left (measured eject), remove the new master (last host)."""
     samples = collections.defaultdict(list)
+    xapi = collections.defaultdict(list)
     calls = {}
     with tempfile.TemporaryDirectory(prefix='xenpool-bench-') as tmp, \
             in_process_lab(3, scale, latency_ms) as lab:
         urls = {h.name: h.url for h in lab.hosts}
         paths = critical_paths(lab.timings, scale)
+        restarts = restart_paths(lab.timings, scale)
+
+        def record(op, measured):
+            wall, drv, labc, work = measured
+            samples[op].append(wall)
+            xapi[op].append(paths[op] if work is None else work + restarts[op])
+            calls.setdefault(op, (drv, labc))
+
         for run in range(runs):
             driver = Driver(lab.hosts[0].url, lab.username, lab.password, scale, urls,
                             'sqlite:///%s' % os.path.join(tmp, 'run%d.sqlite' % run))
@@ -277,19 +322,13 @@ def operations(runs, scale, latency_ms):
                 agg = driver.new_aggregate('bench-%d' % run)
                 driver.add(agg, 'host1')
                 for host in ('host2', 'host3'):
-                    wall, drv, labc = _timed(lab, driver, lambda: driver.add(agg, host))
-                    samples['add'].append(wall)
-                    calls.setdefault('add', (drv, labc))
-                # NOTE: master first: a designate while an ejected host still
-                # waits for its reboot would restart that host too (the lab's
-                # switch_master takes every host sharing the pool database).
-                wall, drv, labc = _timed(lab, driver, lambda: driver.remove(agg, 'host1'))
-                samples['master'].append(wall)
-                calls.setdefault('master', (drv, labc))
-                wall, drv, labc = _timed(lab, driver, lambda: driver.remove(agg, 'host3'))
-                samples['remove'].append(wall)
-                calls.setdefault('remove', (drv, labc))
-                driver.remove(agg, 'host2')
+                    record('add', _timed(lab, driver, lambda: driver.add(agg, host)))
+                record('master', _timed(lab, driver, lambda: driver.remove(agg, 'host1')))
+                # NOTE: either slave may have become master: eject the other
+                master = agg.metadata['master_compute']
+                slave = 'host3' if master == 'host2' else 'host2'
+                record('remove', _timed(lab, driver, lambda: driver.remove(agg, slave)))
+                driver.remove(agg, master)
             finally:
                 driver.close()
             if not lab.settle(timeout=CEILING):
@@ -298,8 +337,10 @@ def operations(runs, scale, latency_ms):
     trips = {}
     for op in ('add', 'remove', 'master'):
         wall = statistics.median(samples[op])
-        overhead[op] = {'label': LABELS[op], 'wall': wall, 'xapi': paths[op],
-                        'ratio': wall / paths[op], 'samples': samples[op]}
+        spent = statistics.median(xapi[op])
+        overhead[op] = {'label': LABELS[op], 'wall': wall, 'xapi': spent,
+                        'modelled': paths[op], 'ratio': wall / spent,
+                        'samples': samples[op], 'xapi_samples': xapi[op]}
         drv, labc = calls[op]
         internal = {m: labc[m] - drv.get(m, 0) for m in labc if labc[m] > drv.get(m, 0)}
         trips[op] = {'label': LABELS[op], 'driver': dict(drv),

@@ -72,7 +72,12 @@ def test_overhead_and_round_trips(results):
         assert '?' not in trips['reasons'].values(), trips['reasons']
     assert r['add']['driver'].get('Async.pool.join') == 1
     assert r['remove']['driver'].get('Async.pool.eject') == 1
+    # NOTE: the measured remove is a slave's: no designate in it
+    assert 'pool.designate_new_master' not in r['remove']['driver']
     assert r['master']['driver'].get('pool.designate_new_master') == 1
+    # xapi's time is what the lab recorded, close to what it modelled
+    for op in ('add', 'remove', 'master'):
+        assert o[op]['xapi'] >= o[op]['modelled'] * 0.99
 
 
 def test_parallel(results):
