@@ -1,6 +1,15 @@
 """In-memory aggregates for unit tests (the aggregate contract)."""
 
 import copy
+from unittest import mock
+
+import pytest
+from oslo_config import cfg
+
+from tests import passwords
+from xenpool_driver import conf as xenpool_conf
+from xenpool_driver.xapi import pool
+from xenpool_driver.xapi import session as xsession
 
 
 class FakeAggregate:
@@ -57,16 +66,6 @@ class FakeAtomicAggregate(FakeAggregate):
 
 
 # -- XAPI side: autospec'd pool operations and sessions ----------------------
-
-from unittest import mock
-
-import pytest
-from oslo_config import cfg
-
-from tests import passwords
-from xenpool_driver import conf as xenpool_conf
-from xenpool_driver.xapi import pool
-from xenpool_driver.xapi import session as xsession
 
 OWN_URL = 'https://192.0.2.1'
 POOL_OPS = ('snapshot', 'this_host', 'init_pool', 'clear_pool', 'preflight',
