@@ -191,6 +191,8 @@ class XapiSession(object):
         self._clock = clock or time.monotonic
         self._factory = session_factory or _default_factory
         self._lock = threading.Lock()
+        # NOTE: per thread: is this thread inside wait_for (see _policy)?
+        self._local = threading.local()
         # NOTE: the SDK session is not thread-safe (one HTTP connection):
         # one SDK session per concurrent call, at most ``concurrent`` of them.
         self._slots = threading.BoundedSemaphore(settings.concurrent)
@@ -310,7 +312,7 @@ class XapiSession(object):
         settings = self.settings
         args = (settings.username, settings.password, API_VERSION, ORIGINATOR)
         try:
-            retry.LOGIN.call(
+            self._policy(LOGIN).call(
                 lambda: self._send(slot, LOGIN, args, settings.login_timeout),
                 settings, self._sleep, self._clock)
         except exception.XenPoolError as err:
@@ -332,8 +334,19 @@ class XapiSession(object):
             self._login(slot)
             return self._send(slot, method, args, timeout)
 
+    def _policy(self, method):
+        """The retry policy for ``method`` on this thread.
+
+        NOTE: inside :meth:`wait_for` the wait's own loop retries (named
+        policy RESTART_WAIT, until its deadline); a nested retry with its own
+        longer back-off would only delay noticing that xapi is back.
+        """
+        if getattr(self._local, 'waiting', False):
+            return retry.NEVER
+        return retry.LOGIN if method == LOGIN else retry.policy_for(method)
+
     def _call(self, method, args, timeout):
-        policy = retry.policy_for(method)
+        policy = self._policy(method)
 
         def once():
             with self._checkout() as slot:
@@ -469,6 +482,14 @@ class XapiSession(object):
         :raises XapiError: ``check()`` or xapi raised a non-restart error.
         :raises XapiProtocolError: a non-XAPI answer (not retried).
         """
+        was_waiting = getattr(self._local, 'waiting', False)
+        self._local.waiting = True
+        try:
+            return self._wait_for(classes, check, timeout, what)
+        finally:
+            self._local.waiting = was_waiting
+
+    def _wait_for(self, classes, check, timeout, what):
         deadline = self._clock() + timeout
         token = None
         failures = 0

@@ -241,12 +241,17 @@ def test_wait_for_backs_off_by_the_restart_wait_policy(fake, xs, clock, monkeypa
     monkeypatch.setattr(retry, 'RESTART_WAIT',
                         retry.RetryPolicy('test', 0, wait_initial=7.0, wait_max=7.0))
     booting = XenAPI.Failure(['HOST_STILL_BOOTING'])
-    # NOTE: the call's own read-only retries give up after 4 attempts; then
-    # the wait backs off by its policy and takes a fresh token
-    fake.on('event_from', booting, booting, booting, booting,
-            {'token': 't1', 'events': []})
+    fake.on('event_from', booting, booting, {'token': 't1', 'events': []})
     assert xs.wait_for(['host'], lambda: 'up', 50.0, 'up') == 'up'
-    assert clock.slept.count(7.0) == 1
+    # NOTE: only the wait's own back-off: no nested read-only retry inside it
+    assert clock.slept == [7.0, 7.0]
+
+
+def test_read_only_calls_outside_a_wait_keep_their_retries(fake, xs, clock):
+    booting = XenAPI.Failure(['HOST_STILL_BOOTING'])
+    fake.on('pool.get_all', booting, ['OpaqueRef:p'])
+    assert xs.call('pool.get_all') == ['OpaqueRef:p']
+    assert clock.slept == [retry.READ_ONLY.backoff(0)]
 
 
 def test_restart_wait_backs_off_briefly():
