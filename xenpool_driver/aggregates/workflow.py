@@ -339,7 +339,11 @@ class Workflow:
         follow = {bk.MASTER_COMPUTE: name} if name else {}
         self._update_intent(aggregate, intent, phase='eject',
                             extra=follow, master_address=target.address)
-        new_master = self.session_at(self.url_for_address(target.address))
+        # NOTE: after designate the session followed HOST_IS_SLAVE to the new
+        # master and re-logged in: reuse it (another handle's pooled sessions
+        # died in the restart and would each cost a failed call + a login).
+        new_master = (master if master.address == target.address
+                      else self.session_at(self.url_for_address(target.address)))
         pool.eject(new_master, intent.host_uuid, force=force,
                    on_progress=lambda f: self._report('eject', f))
         updates.update(follow)

@@ -587,3 +587,17 @@ def test_a_failing_progress_display_does_not_fail_the_join(conf, xapi):
     workflow.progress = mock.Mock(side_effect=OSError('terminal gone'))
     workflow.add(agg, 'c2', slave_info=slave_info('c2'))
     assert agg.metadata[ps.KEY] == ps.ACTIVE
+
+
+def test_remove_master_ejects_through_the_session_that_followed_the_new_master(conf, xapi):
+    agg = active(names=('c1', 'c2', 'c3'))
+    xapi.ops['snapshot'].return_value = fakes.membership(
+        'c1', 'c2', 'c3', c2={'live': False})
+    old = xapi.session('https://192.0.2.1')
+
+    def designate(session, uuid, membership):
+        session.address = '192.0.2.3'  # HOST_IS_SLAVE followed to c3
+    xapi.ops['designate_new_master'].side_effect = designate
+    flow(conf, xapi).remove(agg, 'c1')
+    xapi.ops['eject'].assert_called_once_with(old, UUID['c1'], force=False,
+                                              on_progress=mock.ANY)
