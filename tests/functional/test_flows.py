@@ -55,3 +55,19 @@ def test_pool_lifecycle(env):
     assert_consistent(env, agg, ps.DISMISSED, hosts=[])
     assert bk.KEY not in agg.metadata, agg.metadata
     assert bk.MASTER_COMPUTE not in agg.metadata
+
+
+def test_a_former_master_rejoins_through_the_same_driver(make_env):
+    # NOTE: one long-lived driver (one connector) the whole time, as in a
+    # compute service: the handle that followed HOST_IS_SLAVE away from the
+    # old master must not keep answering for the old master's URL.
+    env = make_env(3)
+    h1, h2, h3 = env.names()
+    agg = env.new_aggregate('rejoin')
+    for name in (h1, h2, h3):
+        env.add(agg, name)
+    env.remove(agg, h1)
+    assert_standalone(env.lab, h1)
+    new_master = agg.metadata[bk.MASTER_COMPUTE]
+    env.add(agg, h1)
+    assert_consistent(env, agg, ps.ACTIVE, hosts=[h1, h2, h3], master=new_master)

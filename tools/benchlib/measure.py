@@ -136,7 +136,7 @@ class Driver(object):
         """Wire calls of every session handle this driver ever had."""
         # NOTE: handles seen once are kept: the connector may drop one (a
         # host that left the pool) and its calls must still count.
-        for session in list(self.connector._sessions.values()):
+        for session in self.connector.handles():
             self._seen[id(session)] = session
         total = collections.Counter()
         for session in self._seen.values():

@@ -559,6 +559,12 @@ class XapiSession(object):
 class Connector(object):
     """Hands out one :class:`XapiSession` per URL (cached), from settings.
 
+    A handle that followed HOST_IS_SLAVE now serves its master's URL: it is
+    filed under that URL, and the URL it came from gets a fresh handle on the
+    next :meth:`get`. NOTE: the host behind the old URL may be a standalone
+    master again (an ejected former master); a handle stuck on the pool's
+    master would answer for it.
+
     :param settings: :class:`SessionSettings`.
     """
 
@@ -568,19 +574,41 @@ class Connector(object):
                             session_factory=session_factory)
         self._lock = threading.Lock()
         self._sessions = {}
+        self._retired = []
 
     def get(self, url):
-        """Return the cached :class:`XapiSession` for ``url`` (created on demand)."""
+        """Return the :class:`XapiSession` for ``url`` (created on demand).
+
+        Post: the handle returned was created for ``url`` or re-pointed to it.
+        """
         with self._lock:
+            self._refile()
             session = self._sessions.get(url)
             if session is None:
                 session = XapiSession(url, self.settings, **self._kwargs)
                 self._sessions[url] = session
             return session
 
+    def _refile(self):
+        """File each handle that followed a redirect under its new URL."""
+        for key, session in list(self._sessions.items()):
+            if session.url != key:
+                del self._sessions[key]
+                # NOTE: logged in at its new URL: it serves that URL, unless a
+                # handle is there already (then it is retired, closed at close).
+                if self._sessions.setdefault(session.url, session) is not session:
+                    self._retired.append(session)
+
+    def handles(self):
+        """Every handle handed out and not closed (for call counts)."""
+        with self._lock:
+            return list({id(s): s for s in list(self._sessions.values())
+                         + self._retired}.values())
+
     def close(self):
         """Close every session handed out."""
+        sessions = self.handles()
         with self._lock:
-            sessions, self._sessions = list(self._sessions.values()), {}
+            self._sessions, self._retired = {}, []
         for session in sessions:
             session.close()
