@@ -59,7 +59,8 @@ REASONS = {
     'Async.pool.join_force': 'the join itself (forced), on the joiner',
     'Async.pool.eject': 'the eject itself, on the master',
     'pool.designate_new_master': 'the master change itself',
-    'event.from': 'wait for the task / liveness / settle without polling',
+    'event.from': ('wait for the task / liveness / settle without polling; while '
+                   'xapi restarts (no events then) retried every 0.25 s at most'),
     'task.get_record': 'task state when event.from had no record yet',
     'task.destroy': 'free the finished task on xapi',
 }

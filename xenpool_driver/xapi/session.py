@@ -594,10 +594,14 @@ class Connector(object):
         for key, session in list(self._sessions.items()):
             if session.url != key:
                 del self._sessions[key]
-                # NOTE: logged in at its new URL: it serves that URL, unless a
-                # handle is there already (then it is retired, closed at close).
-                if self._sessions.setdefault(session.url, session) is not session:
-                    self._retired.append(session)
+                # NOTE: it logged in at its new URL after the move, while a
+                # handle already there has sessions from before (a master
+                # change restarts every xapi): it takes over; the other is
+                # retired (closed at close(), still usable by its holders).
+                previous = self._sessions.get(session.url)
+                self._sessions[session.url] = session
+                if previous is not None and previous is not session:
+                    self._retired.append(previous)
 
     def handles(self):
         """Every handle handed out and not closed (for call counts)."""

@@ -450,3 +450,15 @@ def test_connector_files_a_redirected_handle_under_its_new_url(fake, clock):
     assert {id(h) for h in conn.handles()} == {id(first), id(fresh)}
     conn.close()
     assert conn.handles() == []
+
+
+def test_connector_prefers_the_handle_that_followed_the_master(fake, clock):
+    conn = xsession.Connector(settings(), sleep=clock.sleep, clock=clock,
+                              session_factory=fake.factory)
+    older = conn.get(B)  # e.g. opened before a master change restarted xapi
+    fake.on_url(A, 'pool.get_all', XenAPI.Failure(['HOST_IS_SLAVE', '192.0.2.2']))
+    fake.on_url(B, 'pool.get_all', ['OpaqueRef:p'])
+    moved = conn.get(A)
+    moved.call('pool.get_all')
+    assert conn.get(B) is moved
+    assert older in conn.handles()  # retired, closed with the connector
