@@ -90,13 +90,16 @@ class XenPoolDriver:
     def remove_from_aggregate(self, context, aggregate, host, **kwargs):
         """Remove ``host`` from the pool behind ``aggregate``.
 
-        :param kwargs: ``force`` (bool): eject even with running VMs resident.
+        :param kwargs: ``force`` (bool): eject even with running VMs resident;
+            ``dead`` (bool): the host is dead, forget its record
+            (``host.destroy``) instead of ejecting it.
         :raises InvalidAggregateAction: refused.
         :raises XapiError: xapi answered an error (code, params).
         :raises XapiUnavailable: no xapi answered.
         """
         self.workflow.remove(aggregate, host,
-                             force=bool(kwargs.get('force', False)))
+                             force=bool(kwargs.get('force', False)),
+                             dead=bool(kwargs.get('dead', False)))
 
     def undo_aggregate_operation(self, context, op, aggregate, host,
                                  set_error=True):

@@ -8,7 +8,10 @@ reports it (read independently through the XenAPI SDK). The lab runs over
 plain HTTP and over HTTPS with certificate verification on.
 """
 
+import pytest
+
 from tests.functional.conftest import assert_consistent, assert_standalone
+from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
 
@@ -71,3 +74,20 @@ def test_a_former_master_rejoins_through_the_same_driver(make_env):
     new_master = agg.metadata[bk.MASTER_COMPUTE]
     env.add(agg, h1)
     assert_consistent(env, agg, ps.ACTIVE, hosts=[h1, h2, h3], master=new_master)
+
+
+def test_a_dead_slave_is_forgotten_only_when_asked_and_offline(make_env):
+    env = make_env(3)
+    h1, h2, h3 = env.names()
+    agg = env.new_aggregate('dead-host')
+    for name in (h1, h2, h3):
+        env.add(agg, name)
+    # alive: refused (eject it instead), nothing changed
+    with pytest.raises(exception.OperationRefused) as err:
+        env.workflow.remove(agg, h3, dead=True)
+    assert 'live' in str(err.value)
+    assert_consistent(env, agg, ps.ACTIVE, hosts=[h1, h2, h3], master=h1)
+    # dead: its xapi is gone and the master reports it offline
+    env.lab.stop(2, mark_offline=True)
+    env.remove(agg, h3, dead=True)
+    assert_consistent(env, agg, ps.ACTIVE, hosts=[h1, h2], master=h1)

@@ -165,3 +165,12 @@ def test_reconcile_hook(drv, xapi):
     xapi.ops['snapshot'].return_value = fakes.membership('c1')
     report = drv.reconcile(agg)
     assert report.agreed and report.actions == []
+
+
+def test_remove_of_a_dead_host_destroys_its_record_instead_of_ejecting(drv, xapi):
+    agg = pool_agg(names=('c1', 'c2'))
+    drv.remove_from_aggregate(None, agg, 'c2', dead=True)
+    xapi.ops['destroy_host'].assert_called_once_with(
+        xapi.sessions['https://192.0.2.1'], UUID['c2'])
+    xapi.ops['eject'].assert_not_called()
+    assert 'c2' not in agg.metadata

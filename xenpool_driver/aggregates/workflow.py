@@ -162,7 +162,7 @@ class Workflow:
         self._succeed(aggregate, intent, updates, ps.ACTIVE, master_address)
         return updates[host]
 
-    def remove(self, aggregate, host, force=False):
+    def remove(self, aggregate, host, force=False, dead=False):
         """Remove compute ``host`` from the pool of ``aggregate``.
 
         Pre: a pool aggregate in ``active`` or ``error`` with ``<host>``
@@ -173,8 +173,11 @@ class Workflow:
         is ``active`` (``error`` stays ``error`` until an admin reset).
 
         :param force: eject even with running VMs resident (they are lost).
+        :param dead: the host is dead: forget its record (``host.destroy``)
+            instead of ejecting it; only a slave the master reports offline.
         :raises InvalidAggregateAction: refused (state, unknown host, race, no
-            live slave to become master).
+            live slave to become master, a dead master, a "dead" host the
+            master reports live).
         :raises XapiError: xapi answered an error (code, params).
         :raises XapiUnavailable: no xapi answered.
         """
@@ -188,13 +191,20 @@ class Workflow:
             raise exception.InvalidAggregateAction(
                 REMOVE_ACTION, aggregate.id,
                 'host %s has no xenhost uuid recorded in the aggregate' % host)
+        is_master = aggregate.metadata.get(bk.MASTER_COMPUTE) == host
+        if dead and is_master:
+            # NOTE: a dead master needs a slave promoted by hand
+            # (pool.emergency_transition_to_master): not something to guess.
+            raise exception.InvalidAggregateAction(
+                REMOVE_ACTION, aggregate.id,
+                'host %s is the pool master: a dead master cannot be removed; '
+                'promote a slave first' % host)
         intent = bk.new_intent(ps.OP_REMOVE, host, state, self.owner,
                                self.clock(), host_uuid=host_uuid)
         self._begin(aggregate, ps.OP_REMOVE, REMOVE_ACTION, state, intent)
-        is_master = aggregate.metadata.get(bk.MASTER_COMPUTE) == host
         outcome = self._run(
             aggregate, intent,
-            lambda: self._remove(aggregate, intent, record, is_master, force),
+            lambda: self._remove(aggregate, intent, record, is_master, force, dead),
             lambda: self._verify_remove(aggregate, intent))
         updates, master_address = outcome
         if master_address == '':  # NOTE: the last host left: pool cleared
@@ -311,8 +321,12 @@ class Workflow:
                   on_phase=self._report)
         return {intent.host: host_uuid}, None
 
-    def _remove(self, aggregate, intent, record, is_master, force):
+    def _remove(self, aggregate, intent, record, is_master, force, dead=False):
         master = self.session_at(self.master_url(aggregate.metadata, record))
+        if dead:
+            self._report('forget dead host')
+            pool.destroy_host(master, intent.host_uuid)
+            return {intent.host: None}, None
         if not is_master:
             pool.eject(master, intent.host_uuid, force=force,
                        on_progress=lambda f: self._report('eject', f))

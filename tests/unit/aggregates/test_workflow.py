@@ -601,3 +601,22 @@ def test_remove_master_ejects_through_the_session_that_followed_the_new_master(c
     flow(conf, xapi).remove(agg, 'c1')
     xapi.ops['eject'].assert_called_once_with(old, UUID['c1'], force=False,
                                               on_progress=mock.ANY)
+
+
+def test_a_dead_master_is_refused_before_any_change(conf, xapi):
+    agg = active(names=('c1', 'c2'))
+    before = dict(agg.metadata)
+    with pytest.raises(exception.InvalidAggregateAction) as err:
+        flow(conf, xapi).remove(agg, 'c1', dead=True)
+    assert 'master' in err.value.reason
+    assert agg.metadata == before and xapi.names == []
+
+
+def test_a_dead_host_reported_live_is_refused_and_restored(conf, xapi):
+    agg = active(names=('c1', 'c2'))
+    xapi.ops['destroy_host'].side_effect = exception.OperationRefused(
+        'host.destroy', UUID['c2'], 'the master reports it live')
+    with pytest.raises(exception.OperationRefused):
+        flow(conf, xapi).remove(agg, 'c2', dead=True)
+    assert agg.metadata['c2'] == UUID['c2'] and agg.metadata[ps.KEY] == ps.ACTIVE
+    assert bk.read(agg.metadata).intent is None
