@@ -62,6 +62,9 @@ def _add_parsers(subparsers):
     p.add_argument('host')
     p.add_argument('--force', action='store_true',
                    help='eject even with running VMs resident (they are lost)')
+    p.add_argument('--dead', action='store_true',
+                   help='the host is dead: forget its record (host.destroy) '
+                        'once the master reports it offline')
     p = sub.add_parser('reconcile', help='repair metadata from reality')
     p.add_argument('aggregate', metavar='NAME', nargs='?')
     p.add_argument('--all', action='store_true')
@@ -174,7 +177,7 @@ def _undo_add(agg, host):
 
 def cmd_remove_host(ctx, args):
     agg = _aggregate(ctx, args.aggregate)
-    ctx.workflow.remove(agg, args.host, force=args.force)
+    ctx.workflow.remove(agg, args.host, force=args.force, dead=args.dead)
     agg.refresh()
     if args.host in agg.hosts:
         agg.delete_host(args.host)
@@ -210,6 +213,11 @@ def cmd_reset(ctx, args):
 
 def cmd_preflight(ctx, args):
     agg = _aggregate(ctx, args.aggregate)
+    if not agg.metadata.get(bk.MASTER_COMPUTE):
+        # NOTE: nothing to check against: the first host added becomes master
+        raise exception.XenPoolError(
+            'aggregate %s has no master yet: the first host added becomes its '
+            'master, no join is checked' % agg.name)
     url = args.url or ctx.locate(args.host)
     if not url:
         raise exception.XenPoolError('unknown host %s: give --url' % args.host)

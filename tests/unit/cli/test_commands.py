@@ -35,6 +35,17 @@ def test_add_host_arguments():
     assert (args.host, args.url, args.force_join) == ('h2', 'http://10.0.0.2/', True)
 
 
+@pytest.mark.parametrize('flags, force, dead', [
+    ([], False, False), (['--force'], True, False), (['--dead'], False, True)])
+def test_remove_host_passes_force_and_dead(mocker, flags, force, dead):
+    _conf, args = _command(['aggregate', 'remove-host', 'p1', 'h2'] + flags)
+    ctx = mocker.Mock()
+    ctx.store.get_aggregate.return_value.hosts = []
+    assert commands.cmd_remove_host(ctx, args) == 0
+    ctx.workflow.remove.assert_called_once_with(
+        ctx.store.get_aggregate.return_value, 'h2', force=force, dead=dead)
+
+
 def test_store_and_lab_file_options():
     conf, _args = _command(['--store', 'sqlite:///x.sqlite', '--lab-file', 'lab.json',
                             'aggregate', 'list'])
@@ -131,3 +142,15 @@ def test_create_list_show_without_xapi(tmp_path, capsys):
     assert cli_main.main(store + ['aggregate', 'show', 'p1', '--json']) == 0
     view = json.loads(capsys.readouterr().out)
     assert (view['name'], view['consistent'], view['hosts']) == ('p1', True, {})
+
+
+def test_preflight_without_a_master_says_so(mocker):
+    _conf, args = _command(['preflight', 'p1', 'h2'])
+    ctx = mocker.Mock()
+    ctx.store.get_aggregate.return_value.metadata = {'hypervisor_pool': 'true',
+                                                     'operational_state': 'created'}
+    ctx.store.get_aggregate.return_value.name = 'p1'
+    with pytest.raises(exception.XenPoolError) as err:
+        commands.cmd_preflight(ctx, args)
+    assert 'no master yet' in str(err.value)
+    ctx.session.assert_not_called()
