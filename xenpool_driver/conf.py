@@ -90,6 +90,26 @@ def register_opts(conf):
     conf.register_opts(xenserver_opts, group=xenserver_group.name)
 
 
+def snapshot(conf):
+    """A private ``ConfigOpts`` holding ``conf``'s current ``[xenserver]`` values.
+
+    NOTE: a compute service's global configuration can be parsed again later
+    (another file, a reload); a driver that took a snapshot when it was loaded
+    keeps the values it started with, as the service's own drivers do.
+
+    :param conf: a parsed ``ConfigOpts`` with ``[xenserver]`` registered.
+    :returns: a new ``ConfigOpts`` with the same ``[xenserver]`` values.
+    """
+    copy = cfg.ConfigOpts()
+    register_opts(copy)
+    copy([], project='xenpool', default_config_files=[],
+         default_config_dirs=[])
+    for opt in xenserver_opts:
+        copy.set_override(opt.dest, getattr(conf.xenserver, opt.dest),
+                          xenserver_group.name)
+    return copy
+
+
 def list_opts():
     """Options for oslo-config-generator: ``[(group, [opts])]``."""
     # NOTE: imported here, not at module level: the store module imports this

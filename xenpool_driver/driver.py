@@ -9,11 +9,14 @@ Every hook delegates to :class:`xenpool_driver.aggregates.workflow.Workflow`;
 this module only adapts the classic signatures and owns the connector.
 """
 
+import contextlib
+import threading
 import time
 
 from oslo_log import log as logging
 
 from xenpool_driver import conf as xenpool_conf
+from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import workflow as workflow_mod
 from xenpool_driver.xapi import session as xsession
@@ -45,6 +48,10 @@ class XenPoolDriver:
         self._connector = connector
         self.aggregates = aggregates
         self.host = None
+        # NOTE: (aggregate id, host) of hooks refused by our own rule: the
+        # caller's undo that follows must not count them as pool failures.
+        self._refused = set()
+        self._refused_lock = threading.Lock()
         self.workflow = workflow_mod.Workflow(
             self._get_connector, conf=self.conf, host_locator=host_locator,
             clock=clock or time.time)
@@ -64,9 +71,7 @@ class XenPoolDriver:
         :returns: list of :class:`~.reconcile.ReconcileReport` (empty without
             an ``aggregates`` provider).
         """
-        self.host = host
-        self.workflow.own_host = host
-        self.workflow.owner = host
+        self.set_own_host(host)
         if self.aggregates is None:
             return []
         reports = []
@@ -74,6 +79,12 @@ class XenPoolDriver:
             if ps.is_hv_pool(aggregate.metadata):
                 reports.append(self.reconcile(aggregate))
         return reports
+
+    def set_own_host(self, host):
+        """Name this compute host (its xapi is ``[xenserver] connection_url``)."""
+        self.host = host
+        self.workflow.own_host = host
+        self.workflow.owner = host
 
     def add_to_aggregate(self, context, aggregate, host, **kwargs):
         """Add ``host`` to the pool behind ``aggregate`` (see Workflow.add).
@@ -84,8 +95,9 @@ class XenPoolDriver:
         :raises XapiError: xapi answered an error (code, params).
         :raises XapiUnavailable: no xapi answered.
         """
-        return self.workflow.add(aggregate, host,
-                                 slave_info=kwargs.get('slave_info'))
+        with self._noting_refusal(aggregate, host):
+            return self.workflow.add(aggregate, host,
+                                     slave_info=kwargs.get('slave_info'))
 
     def remove_from_aggregate(self, context, aggregate, host, **kwargs):
         """Remove ``host`` from the pool behind ``aggregate``.
@@ -97,9 +109,31 @@ class XenPoolDriver:
         :raises XapiError: xapi answered an error (code, params).
         :raises XapiUnavailable: no xapi answered.
         """
-        self.workflow.remove(aggregate, host,
-                             force=bool(kwargs.get('force', False)),
-                             dead=bool(kwargs.get('dead', False)))
+        with self._noting_refusal(aggregate, host):
+            self.workflow.remove(aggregate, host,
+                                 force=bool(kwargs.get('force', False)),
+                                 dead=bool(kwargs.get('dead', False)))
+
+    @contextlib.contextmanager
+    def _noting_refusal(self, aggregate, host):
+        """Remember a hook refused by our own rule (for the undo after it)."""
+        key = (getattr(aggregate, 'id', None), host)
+        with self._refused_lock:
+            self._refused.discard(key)
+        try:
+            yield
+        except exception.InvalidAggregateAction:
+            with self._refused_lock:
+                self._refused.add(key)
+            raise
+
+    def _pop_refusal(self, aggregate, host):
+        key = (getattr(aggregate, 'id', None), host)
+        with self._refused_lock:
+            if key in self._refused:
+                self._refused.discard(key)
+                return True
+        return False
 
     def undo_aggregate_operation(self, context, op, aggregate, host,
                                  set_error=True):
@@ -107,9 +141,11 @@ class XenPoolDriver:
 
         Calls ``op(host)`` (e.g. ``aggregate.delete_host``); with
         ``set_error`` the failure is accounted under the threshold rule,
-        unless our workflow already counted it. Never sets ``changing``;
-        never raises (the caller is already handling a failure).
+        unless our workflow already counted it, or our own rule refused the
+        hook (nothing was attempted: no pool failure). Never sets
+        ``changing``; never raises (the caller is already handling a failure).
         """
+        refused = self._pop_refusal(aggregate, host)
         try:
             op(host)
         except Exception:
@@ -118,7 +154,7 @@ class XenPoolDriver:
         if not set_error:
             return
         try:
-            self.workflow.record_failure(aggregate, host)
+            self.workflow.record_failure(aggregate, host, count=not refused)
         except Exception:
             LOG.exception('Aggregate %s: could not record the failure of %s',
                           getattr(aggregate, 'id', None), host)
@@ -129,3 +165,4 @@ class XenPoolDriver:
         :returns: :class:`~.reconcile.ReconcileReport`.
         """
         return self.workflow.reconcile(aggregate)
+

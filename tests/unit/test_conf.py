@@ -57,3 +57,18 @@ def test_overrides_do_not_leak_between_config_objects():
     a.set_override('pool_error_threshold', 1, 'xenserver')
     assert a.xenserver.pool_error_threshold == 1
     assert b.xenserver.pool_error_threshold == 3
+
+
+def test_snapshot_keeps_the_values_of_the_moment():
+    source = cfg.ConfigOpts()
+    conf.register_opts(source)
+    source([], project='xenpool-test')
+    source.set_override('connection_url', 'https://192.0.2.1', 'xenserver')
+    source.set_override('pool_error_threshold', 7, 'xenserver')
+    copy = conf.snapshot(source)
+    source.set_override('connection_url', 'https://192.0.2.2', 'xenserver')
+    assert copy.xenserver.connection_url == 'https://192.0.2.1'
+    assert copy.xenserver.pool_error_threshold == 7
+    for opt in conf.xenserver_opts:
+        assert getattr(copy.xenserver, opt.dest) == getattr(source.xenserver, opt.dest) \
+            or opt.dest == 'connection_url'

@@ -174,3 +174,32 @@ def test_remove_of_a_dead_host_destroys_its_record_instead_of_ejecting(drv, xapi
         xapi.sessions['https://192.0.2.1'], UUID['c2'])
     xapi.ops['eject'].assert_not_called()
     assert 'c2' not in agg.metadata
+
+
+@pytest.mark.parametrize('state', [ps.ERROR, ps.CHANGING, ps.DISMISSED])
+def test_undo_after_a_refused_add_counts_nothing(drv, xapi, state):
+    """Refused by our rule (nothing attempted): the caller's undo counts no failure."""
+    agg = pool_agg(hosts=['c1', 'c2'], state=state, failures=1)
+    before = dict(agg.metadata)
+    with pytest.raises(exception.InvalidAggregateAction):
+        drv.add_to_aggregate(None, agg, 'c2', slave_info={'url': 'https://192.0.2.2'})
+    drv.undo_aggregate_operation(None, agg.delete_host, agg, 'c2')
+    assert agg.hosts == ['c1']
+    assert agg.metadata == before
+    assert xapi.calls == []
+
+
+def test_a_refusal_is_forgotten_by_the_next_hook(drv, xapi):
+    """A refusal marks only the undo right after it, not a later real failure."""
+    agg = pool_agg(hosts=['c1', 'c2'], state=ps.CHANGING)
+    with pytest.raises(exception.InvalidAggregateAction):
+        drv.add_to_aggregate(None, agg, 'c2', slave_info={'url': 'https://192.0.2.2'})
+    agg.metadata[ps.KEY] = ps.ACTIVE
+    xapi.ops['preflight'].return_value = []
+    xapi.ops['join'].side_effect = exception.XapiError('INTERNAL_ERROR', ['x'])
+    xapi.ops['snapshot'].return_value = fakes.membership('c1')
+    with pytest.raises(exception.XapiError):
+        drv.add_to_aggregate(None, agg, 'c2', slave_info={
+            'url': 'https://192.0.2.2', 'xenhost_uuid': UUID['c2']})
+    drv.undo_aggregate_operation(None, agg.delete_host, agg, 'c2')
+    assert bk.read(agg.metadata).failures == 1

@@ -259,13 +259,15 @@ class Workflow:
         """See :func:`xenpool_driver.aggregates.reconcile.reconcile`."""
         return reconcile_mod.reconcile(aggregate, self)
 
-    def record_failure(self, aggregate, host):
+    def record_failure(self, aggregate, host, count=True):
         """Account for a failure reported by the caller (undo hook).
 
         A failure our own workflow already counted for ``host`` is not counted
         again (the ``counted`` marker is consumed instead). Never touches an
         aggregate in ``changing``.
 
+        :param count: False when the failure was a refusal that attempted
+            nothing: only a ``counted`` marker is consumed.
         :returns: True when a failure was counted now.
         """
         if not ps.is_hv_pool(aggregate.metadata):
@@ -276,7 +278,7 @@ class Workflow:
             aggregate.update_metadata(bk.updates(record.replace(counted=None)))
             return False
         state = aggregate.metadata.get(ps.KEY)
-        if state == ps.CHANGING:
+        if not count or state == ps.CHANGING:
             # NOTE: an operation is in flight (or crashed): it does its own
             # accounting, or reconcile repairs it; never touch it here.
             return False
