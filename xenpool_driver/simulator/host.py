@@ -215,7 +215,9 @@ class SimHost(object):
             if not db.exists('task', task):
                 return          # xapi restarted: the task died with it
             self.task_finished[task] = time.perf_counter()
-            db.set('task', task, progress=1.0, finished=model.now(), **fields)
+            # NOTE: taskHelper.ml: a completed task allows no operation.
+            db.set('task', task, progress=1.0, finished=model.now(), allowed_operations=[],
+                   **fields)
             if 'destroy' in db.get('task', task)['current_operations'].values():
                 db.destroy('task', task)
         self.lab.forget_cancel(task)

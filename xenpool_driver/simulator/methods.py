@@ -11,6 +11,12 @@ import time
 
 from xenpool_driver.simulator import model
 from xenpool_driver.simulator.errors import XapiError
+from xenpool_driver.simulator.xapi_messages import MESSAGES
+
+#: ``system.listMethods``: every message of every class the simulator
+#: models, as xapi lists them (static; ``ocaml/idl/ocaml_backend/gen_server.ml``).
+LIST_METHODS = tuple('%s.%s' % (cls, msg) for cls, msgs in MESSAGES.items() for msg in msgs)
+_LISTED = frozenset(LIST_METHODS)
 
 
 class Method(object):
@@ -23,6 +29,7 @@ class Method(object):
 
 
 _REGISTRY = {}
+_CACHE = {}     # resolved aliases and generic messages (never listed)
 _lock = threading.Lock()
 
 
@@ -55,31 +62,45 @@ class Call(object):
 
 # -- lookup -------------------------------------------------------------------
 def names():
-    return sorted(_REGISTRY)
+    """xapi's ``system.listMethods``: the same list whatever was called before."""
+    return list(LIST_METHODS)
 
 
 def lookup(name):
     """The :class:`Method` for ``name`` (``obj_msg`` aliases resolved).
 
-    :raises XapiError: MESSAGE_METHOD_UNKNOWN [name].
+    A message xapi has but the simulator does not model answers
+    NOT_IMPLEMENTED [name]; a name xapi does not have, MESSAGE_METHOD_UNKNOWN.
+
+    :raises XapiError: MESSAGE_METHOD_UNKNOWN [name], NOT_IMPLEMENTED [name].
     """
-    m = _REGISTRY.get(name)
+    m = _REGISTRY.get(name) or _CACHE.get(name)
     if m is not None:
         return m
+    dotted = None
     if '.' in name:
-        m = _generic(name)
+        m, dotted = _resolve(name), name
     else:
         # NOTE: ``obj_msg`` alias; class names may contain '_' (host_metrics).
         for i, ch in enumerate(name):
             if ch == '_':
-                dotted = name[:i] + '.' + name[i + 1:]
-                m = _REGISTRY.get(dotted) or _generic(dotted)
-                if m is not None:
+                candidate = name[:i] + '.' + name[i + 1:]
+                m = _resolve(candidate)
+                if m is not None or candidate in _LISTED:
+                    dotted = candidate
                     break
     if m is None:
+        if dotted in _LISTED:
+            raise XapiError('NOT_IMPLEMENTED', dotted)
         raise XapiError('MESSAGE_METHOD_UNKNOWN', name)
     with _lock:
-        _REGISTRY.setdefault(name, m)
+        return _CACHE.setdefault(name, m)
+
+
+def _resolve(dotted):
+    m = _REGISTRY.get(dotted)
+    if m is None and dotted in _LISTED:
+        m = _generic(dotted)
     return m
 
 
@@ -152,6 +173,13 @@ def logout(call):
 
 
 # -- tasks --------------------------------------------------------------------
+@api('task.create', 2)
+def task_create(call, label, description):
+    """``xapi_task.ml`` create: a pending task a client drives itself."""
+    return call.db.create('task', name_label=str(label), name_description=str(description),
+                          created=model.now(), resident_on=call.host.ref)
+
+
 @api('task.cancel', 1)
 def task_cancel(call, task):
     with call.db.lock:
@@ -191,11 +219,7 @@ def event_from(call, classes, token, timeout):
 
 @api('event.inject', 2)
 def event_inject(call, cls, ref):
-    wire = model.BY_LOWER.get(str(cls).lower())
-    if wire is None:
-        raise XapiError('HANDLE_INVALID', cls, ref)
-    call.db.set(wire, ref)
-    return call.db.token()
+    return call.db.inject(str(cls), str(ref))
 
 
 # -- host and VM verbs --------------------------------------------------------

@@ -22,6 +22,8 @@ CLASSES = ('pool', 'host', 'host_metrics', 'VM', 'SR', 'PBD', 'PIF',
            'network', 'task', 'session')
 #: Lower-case name (as in events and event.from filters) -> wire class name.
 BY_LOWER = {c.lower(): c for c in CLASSES}
+#: Classes whose changes make no events (``gen_events:false`` in the datamodel).
+NO_EVENTS = frozenset({'session'})
 
 
 class I4(int):
@@ -76,11 +78,14 @@ DEFAULTS = {
                 physical=True, currently_attached=True, other_config={}),
     'network': dict(_common(), bridge='', MTU=1500, purpose=[], allowed_operations=[],
                     current_operations={}),
-    'task': dict(_common(), allowed_operations=['cancel', 'destroy'],
+    # NOTE: xapi's 17 task fields (no tags); ``taskHelper.ml`` creates a task
+    # with allowed_operations [] (``[cancel]`` only while an operation marks
+    # itself cancellable), type "<none/>" and the empty backtrace "()".
+    'task': dict(uuid='', name_label='', name_description='', allowed_operations=[],
                  current_operations={}, created=EPOCH, finished=EPOCH,
                  status='pending', resident_on=NULL, progress=0.0, type='<none/>',
-                 result='', error_info=[], subtask_of=NULL, subtasks=[],
-                 backtrace='()'),
+                 result='', error_info=[], other_config={}, subtask_of=NULL,
+                 subtasks=[], backtrace='()'),
     'session': dict(uuid='', this_host=NULL, this_user=NULL, last_active=EPOCH,
                     pool=False, other_config={}, is_local_superuser=True,
                     subject=NULL, validation_time=EPOCH, auth_user_sid='',
@@ -197,13 +202,31 @@ class Database(object):
 
     # -- events -------------------------------------------------------------
     def _emit(self, cls, op, ref):
+        if cls in NO_EVENTS:
+            return
         self.generation += 1
         snap = None if op == 'del' else self.record(cls, ref)
         self.events.append((self.generation, cls.lower(), op, ref, snap))
         self.changed.notify_all()
 
-    def token(self):
-        return '%020d,%020d' % (self.generation, 0)
+    def token(self, generation=None):
+        gen = self.generation if generation is None else max(0, generation)
+        return '%020d,%020d' % (gen, 0)
+
+    def inject(self, cls, ref):
+        """``event.inject``: a ``mod`` of ``cls``/``ref``; returns the token before it.
+
+        As ``ocaml/xapi/xapi_event.ml``: the class must be the table the ref
+        is in (exact name), else HANDLE_INVALID [class; ref]; the token is the
+        generation before the touch minus one, so an ``event.from`` with it
+        returns the injected change at once.
+        """
+        with self.lock:
+            if cls not in self.tables or ref not in self.tables[cls]:
+                raise XapiError('HANDLE_INVALID', cls, ref)
+            before = self.generation
+            self._emit(cls, 'mod', ref)
+            return self.token(before - 1)
 
     @staticmethod
     def parse_token(token):
@@ -241,6 +264,8 @@ class Database(object):
             if gen is None:
                 events = []
                 for cls in CLASSES:
+                    if cls in NO_EVENTS:
+                        continue
                     for ref in self.tables[cls]:
                         if match(cls.lower(), ref):
                             events.append(self._event(self.generation, cls.lower(),
@@ -261,6 +286,8 @@ class Database(object):
             key = (cls, ref)
             if key in latest:
                 first_op = latest.pop(key)[2]
+                if first_op == 'add' and op == 'del':
+                    continue        # NOTE: xapi_event.ml: born and gone unseen
                 if first_op == 'add' and op == 'mod':
                     op = 'add'
             latest[key] = (egen, cls, op, ref, snap)
@@ -274,8 +301,6 @@ class Database(object):
         return ev
 
     def _result(self, events, subs):
-        counts = {}
-        for cls in CLASSES:
-            if any(c in ('*', cls.lower()) for c, _ in subs):
-                counts[cls.lower()] = I4(len(self.tables[cls]))
+        # NOTE: xapi_event.ml counts every table, subscribed or not.
+        counts = {cls.lower(): I4(len(self.tables[cls])) for cls in CLASSES}
         return {'events': events, 'valid_ref_counts': counts, 'token': self.token()}

@@ -83,9 +83,15 @@ def xml_fragment(value):
     return ''.join(out)
 
 
-def xml_response(ok, value):
-    """A methodResponse carrying xapi's Status struct."""
-    if ok:
+def xml_response(ok, value, bare=False):
+    """A methodResponse carrying xapi's Status struct.
+
+    :param bare: write ``value`` itself, without the Status struct (xapi's
+        ``api_server.ml`` does so for ``system.listMethods``).
+    """
+    if bare:
+        struct = value
+    elif ok:
         struct = {'Status': 'Success', 'Value': value}
     else:
         struct = {'Status': 'Failure', 'ErrorDescription': value}
@@ -129,15 +135,30 @@ def _json_default(v):
 
 
 def json_request(body):
+    """Parse a JSON-RPC request: (v2, id, method, params).
+
+    As ocaml-rpc's ``Jsonrpc.version_id_and_call_of_string``: ``id`` is
+    required; v1 requires ``params`` (a list); v2 may omit it, and a params
+    object is passed as one struct parameter.
+
+    :raises ValueError: malformed request (xapi answers HTTP 500).
+    """
     try:
         req = json.loads(body)
         method = req['method']
-        params = req.get('params') or []
-        if not isinstance(method, str) or not isinstance(params, list):
+        version = req.get('jsonrpc')
+        if version not in (None, '2.0') or not isinstance(method, str):
             raise ValueError
-    except (ValueError, KeyError, TypeError):
+        v2 = version == '2.0'
+        params = req.get('params', []) if v2 else req['params']
+        if v2 and isinstance(params, dict):
+            params = [params]
+        if not isinstance(params, list):
+            raise ValueError
+        rid = req['id']
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise ValueError('malformed JSON-RPC request')
-    return req.get('jsonrpc') == '2.0', req.get('id'), method, params
+    return v2, rid, method, params
 
 
 def json_response(v2, rid, ok, value):
@@ -158,10 +179,52 @@ def json_response(v2, rid, ok, value):
 _ERROR_PAGE = (b'<html><body><h1>HTTP 500 internal server error</h1>'
                b'An unexpected error occurred; please wait a while and try again.'
                b'</body></html>')
+_FORBIDDEN_PAGE = (b'<html><body><h1>HTTP 403 forbidden</h1>Access to the requested '
+                   b'resource is forbidden.</body></html>')
+_MISSING_PAGE = b'<html><body><h1>HTTP 404 not found</h1></body></html>'
+
+XMLRPC, JSONRPC, OPTIONS, NOT_MODELLED = 'xmlrpc', 'jsonrpc', 'options', None
+
+#: xapi's handlers for each HTTP method (``ocaml/idl/datamodel.ml``
+#: ``http_actions``, bound in ``ocaml/xapi/xapi.ml``): path prefix -> handler.
+#: ``/json`` is ``Api_server.callback true``: XML-RPC in, XML-RPC out. The
+#: other handlers xapi has (the CLI, file server, imports, RRDs...) are not
+#: modelled; PUT and CONNECT paths all fall to xapi's default handler (403).
+ROUTES = {
+    'POST': {'/': XMLRPC, '/RPC2': XMLRPC, '/json': XMLRPC, '/jsonrpc': JSONRPC,
+             '/cli': NOT_MODELLED},
+    'OPTIONS': {'/': OPTIONS, '/json': OPTIONS, '/jsonrpc': OPTIONS},
+    'GET': {'/': NOT_MODELLED},
+    'PUT': {},
+    'CONNECT': {},
+}
+
+#: Headers of every RPC response (``ocaml/xapi/api_server.ml``).
+_RPC_HEADERS = (('Access-Control-Allow-Origin', '*'),
+                ('Access-Control-Allow-Headers', 'X-Requested-With'))
+
+
+def route(method, path):
+    """The handler of ``method path``: the longest registered prefix of ``path``.
+
+    As ``Http_svr.handle_one`` (``ocaml/libs/http-lib/http_svr.ml``) does with
+    its radix tree: a plain string prefix, so ``POST /xmlrpc`` is XML-RPC
+    (prefix ``/``) and ``POST /jsonrpcx`` JSON-RPC.
+
+    :returns: (known method, handler name or None); None when no prefix matches.
+    """
+    table = ROUTES.get(method)
+    if table is None:
+        return False, None
+    best = None
+    for prefix in table:
+        if path.startswith(prefix) and (best is None or len(prefix) > len(best)):
+            best = prefix
+    return True, (table[best] if best is not None else 'forbidden')
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """One keep-alive connection; every POST goes to ``server.dispatch``."""
+    """One keep-alive connection; every RPC goes to ``server.dispatch``."""
 
     protocol_version = 'HTTP/1.1'
     server_version = 'xapi-simulator'
@@ -170,41 +233,59 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def _reply(self, status, ctype, body, close=False):
-        head = ['HTTP/1.1 %d %s' % (status, self.responses.get(status, ('',))[0]),
-                'Content-Type: ' + ctype, 'Content-Length: %d' % len(body),
-                'Access-Control-Allow-Origin: *']
+    def _reply(self, status, ctype, body, close=False, headers=()):
+        """Write one response with xapi's framing headers (``http_svr.ml``).
+
+        ``Connection`` says ``close`` for an error page or when the client
+        asked for it, else ``keep-alive``; ``Cache-Control: no-cache, no-store``.
+        """
+        close = close or self.close_connection
+        version = 'HTTP/1.0' if self.request_version == 'HTTP/1.0' else 'HTTP/1.1'
+        head = ['%s %d %s' % (version, status, self.responses.get(status, ('',))[0]),
+                'Connection: ' + ('close' if close else 'keep-alive'),
+                'Cache-Control: no-cache, no-store',
+                'Content-Length: %d' % len(body)]
+        if ctype:
+            head.append('Content-Type: ' + ctype)
+        head.extend('%s: %s' % kv for kv in headers)
         if close:
-            head.append('Connection: close')
             self.close_connection = True
         self.wfile.write(('\r\n'.join(head) + '\r\n\r\n').encode('latin-1') + body)
 
-    def do_POST(self):
-        path = self.path.split('?', 1)[0]
+    def _path(self):
+        return self.path.split('?', 1)[0]
+
+    def _body(self):
+        """The request body, or None once a 413 has been answered."""
         try:
             length = int(self.headers.get('Content-Length') or 0)
         except ValueError:
             length = -1
         if length < 0 or length > MAX_REQUEST:
-            return self._reply(413, 'text/html', b'<html>request too large</html>', close=True)
-        body = self.rfile.read(length)
-        dispatch = self.server_ref.dispatch
+            self._reply(413, 'text/html', b'<html>request too large</html>', close=True)
+            return None
+        return self.rfile.read(length)
+
+    def _handle(self):
+        known, handler = route(self.command, self._path())
+        if not known:
+            # NOTE: Http_svr: no handler map for the method -> 501.
+            page = (b'<html><body><h1>HTTP 501 Method Not Implemented</h1><p>%s not '
+                    b'supported.<br /></p></body></html>' % self.command.encode('latin-1'))
+            return self._reply(501, 'text/html', page, close=True)
+        if handler == 'forbidden':
+            return self._reply(403, 'text/html', _FORBIDDEN_PAGE, close=True)
+        if handler == OPTIONS:
+            return self._options()
+        if handler is NOT_MODELLED:
+            return self._reply(404, 'text/html', _MISSING_PAGE, close=True)
+        body = self._body()
+        if body is None:
+            return None
         try:
-            if path in ('/', '/RPC2'):
-                try:
-                    method, params = xml_request(body)
-                except ValueError:
-                    return self._reply(500, 'text/html', _ERROR_PAGE, close=True)
-                ok, value = dispatch(method, params)
-                return self._reply(200, 'text/xml', xml_response(ok, value))
-            if path in ('/jsonrpc', '/json'):
-                try:
-                    v2, rid, method, params = json_request(body)
-                except ValueError:
-                    return self._reply(500, 'text/html', _ERROR_PAGE, close=True)
-                ok, value = dispatch(method, params)
-                return self._reply(200, 'application/json', json_response(v2, rid, ok, value))
-            return self._reply(404, 'text/html', b'<html>not found</html>')
+            if handler == XMLRPC:
+                return self._xmlrpc(body)
+            return self._jsonrpc(body)
         except DropConnection:
             self.close_connection = True
             try:
@@ -212,8 +293,41 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
 
-    def do_GET(self):
-        self._reply(404, 'text/html', b'<html>not found</html>')
+    def _xmlrpc(self, body):
+        try:
+            method, params = xml_request(body)
+        except ValueError:
+            return self._reply(500, 'text/html', _ERROR_PAGE, close=True)
+        ok, value = self.server_ref.dispatch(method, params)
+        bare = method == 'system.listMethods'
+        return self._reply(200, 'text/xml', xml_response(ok, value, bare=bare),
+                           headers=_RPC_HEADERS)
+
+    def _jsonrpc(self, body):
+        try:
+            v2, rid, method, params = json_request(body)
+        except ValueError:
+            return self._reply(500, 'text/html', _ERROR_PAGE, close=True)
+        ok, value = self.server_ref.dispatch(method, params)
+        return self._reply(200, 'application/json', json_response(v2, rid, ok, value),
+                           headers=_RPC_HEADERS)
+
+    def _options(self):
+        """``Http_svr.respond_to_options``: CORS preflight, empty body."""
+        asked = self.headers.get('Access-Control-Request-Headers')
+        allow = '%s, X-Requested-With' % asked if asked else 'X-Requested-With'
+        return self._reply(200, None, b'', headers=(
+            ('Access-Control-Allow-Origin', '*'),
+            ('Access-Control-Allow-Headers', allow),
+            ('Access-Control-Allow-Methods', 'PUT')))
+
+    do_POST = do_GET = do_PUT = do_OPTIONS = do_CONNECT = _handle
+
+    def __getattr__(self, name):
+        # NOTE: every other method (DELETE, HEAD, PATCH...) gets xapi's 501.
+        if name.startswith('do_'):
+            return self._handle
+        raise AttributeError(name)
 
 
 class HostServer(object):

@@ -119,6 +119,7 @@ def test_event_from_timeout_and_filters(lab):
     assert [(e['class'], e['operation'], e['ref']) for e in got] == [('vm', 'add', vm)]
     got = s.xenapi.event_from(['pool/' + pool], token, 1)['events']
     assert [e['ref'] for e in got] == [pool]
+    token = s.xenapi.event_from(['*'], token, 0)['token']
     s.xenapi.VM.set_name_label(vm, 'z')
     lab.hosts[0].db.destroy('VM', vm)
     got = s.xenapi.event_from(['vm/' + vm], token, 1)['events']
@@ -157,7 +158,9 @@ def test_jsonrpc_event_from(lab):
     h = lab.hosts[0]
     session = jsonrpc(h, 'session.login_with_password', ['root', PASSWORD])['result']
     got = jsonrpc(h, 'event.from', [session, ['host'], '', 0.0])['result']
-    assert got['valid_ref_counts'] == {'host': 1}
+    # NOTE: xapi_event.ml counts every table, not only the subscribed ones.
+    assert got['valid_ref_counts']['host'] == 1
+    assert got['valid_ref_counts']['session'] == 1
     assert got['events'][0]['snapshot']['API_version_major'] == 2
 
 
@@ -169,3 +172,89 @@ def test_event_from_field_type(lab, params):
     else:
         assert failure(s.xenapi.event_from, params, '', 'soon') == [
             'FIELD_TYPE_ERROR', 'timeout']
+
+
+# -- xapi's task record, event.inject and event.from details ------------------
+
+TASK_FIELDS = {'uuid', 'name_label', 'name_description', 'allowed_operations',
+               'current_operations', 'created', 'finished', 'status', 'resident_on',
+               'progress', 'type', 'result', 'error_info', 'other_config', 'subtask_of',
+               'subtasks', 'backtrace'}
+
+
+def test_task_record_has_xapis_fields(make_lab):
+    # NOTE: taskHelper.ml (make, complete): allowed_operations [] at creation
+    # and after completion; type "<none/>"; the datamodel's 17 task fields.
+    lab = make_lab(2, timings=Timings(join_duration=5000))
+    s = sdk(lab.hosts[1])
+    task = s.xenapi.Async.pool.join(lab.hosts[0].address, 'root', PASSWORD)
+    rec = s.xenapi.task.get_record(task)
+    assert set(rec) == TASK_FIELDS
+    assert rec['allowed_operations'] == []
+    assert (rec['status'], rec['progress'], rec['type']) == ('pending', 0.0, '<none/>')
+    assert rec['finished'].value == '19700101T00:00:00Z'
+    assert rec['subtask_of'] == 'OpaqueRef:NULL'
+
+
+def test_task_create(lab):
+    # NOTE: xapi_task.ml create: a pending task the client completes itself.
+    s = sdk(lab.hosts[0])
+    task = s.xenapi.task.create('label', 'description')
+    rec = s.xenapi.task.get_record(task)
+    assert (rec['name_label'], rec['name_description']) == ('label', 'description')
+    assert (rec['status'], rec['resident_on']) == ('pending', lab.hosts[0].ref)
+    s.xenapi.task.destroy(task)
+    assert 'destroy' in s.xenapi.task.get_current_operations(task).values()
+
+
+def test_event_inject_token_returns_the_change_at_once(lab):
+    # NOTE: xapi_event.ml inject: the token is the generation before the
+    # touch minus one, so event.from returns the injected mod without waiting.
+    s = sdk(lab.hosts[0])
+    pool = s.xenapi.pool.get_all()[0]
+    s.xenapi.pool.set_name_label(pool, 'p')
+    current = s.xenapi.event_from(['pool'], '', 0)['token']
+    token = s.xenapi.event.inject('pool', pool)
+    assert token < current
+    got = s.xenapi.event_from(['pool'], token, 0)
+    assert [(e['operation'], e['ref']) for e in got['events']] == [('mod', pool)]
+
+
+@pytest.mark.parametrize('cls', ['Pool', 'host', 'nope'])
+def test_event_inject_class_must_be_the_table(lab, cls):
+    # NOTE: xapi_event.ml inject compares the ref's table with the class exactly.
+    s = sdk(lab.hosts[0])
+    pool = s.xenapi.pool.get_all()[0]
+    assert failure(s.xenapi.event.inject, cls, pool) == ['HANDLE_INVALID', cls, pool]
+
+
+def test_sessions_make_no_events(lab):
+    # NOTE: the session class is gen_events:false (ocaml/idl/datamodel.ml).
+    s = sdk(lab.hosts[0])
+    first = s.xenapi.event_from(['*'], '', 0)
+    assert 'session' not in {e['class'] for e in first['events']}
+    other = sdk(lab.hosts[0])
+    other.xenapi.session.logout()
+    got = s.xenapi.event_from(['session', 'pool'], first['token'], 0)
+    assert got['events'] == []
+    assert got['valid_ref_counts']['session'] == 1
+
+
+def test_valid_ref_counts_cover_every_table(lab):
+    # NOTE: xapi_event.ml from: valid_ref_counts folds over every table.
+    s = sdk(lab.hosts[0])
+    got = s.xenapi.event_from(['task'], '', 0)
+    assert set(got['valid_ref_counts']) == {
+        'pool', 'host', 'host_metrics', 'vm', 'sr', 'pbd', 'pif', 'network', 'task',
+        'session'}
+    assert got['valid_ref_counts']['task'] == 0
+
+
+def test_added_then_deleted_yields_no_event(lab):
+    # NOTE: xapi_event.ml: an object created and destroyed after the token
+    # is not reported at all.
+    s = sdk(lab.hosts[0])
+    token = s.xenapi.event_from(['task'], '', 0)['token']
+    task = s.xenapi.task.create('x', '')
+    lab.hosts[0].db.destroy('task', task)
+    assert s.xenapi.event_from(['task'], token, 0)['events'] == []
