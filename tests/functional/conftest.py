@@ -14,16 +14,11 @@ host_metrics records), so that :func:`assert_consistent` compares metadata
 with what xapi itself says.
 """
 
-import dataclasses
 import json
 import os
-import ssl
 import time
-import urllib.parse
-import xmlrpc.client
 
 import pytest
-import XenAPI
 from oslo_config import cfg
 
 from tests import passwords
@@ -34,18 +29,12 @@ from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import workflow as workflow_mod
 from xenpool_driver.simulator import Lab
 from xenpool_driver.xapi import session as xsession
+from tests.reality import (CEILING, MAX_BACKOFF, RealHost, RealPool,  # noqa: F401
+                           assert_standalone, lab_host, read_pool)
 
 #: 1 xapi second lasts 5 ms: a join's 10 s fuse is 50 ms, an eject reboot
 #: (90 s) 0.45 s.
 SCALE = 0.005
-#: Ceiling of every wait (task, liveness, independent read): never reached
-#: in a passing run; it only bounds a failing one.
-CEILING = 20.0
-#: Ceiling of one client back-off between reconnects (real seconds).
-#: NOTE: the session layer backs off 0.5 s and more while xapi restarts;
-#: the lab runs 200 times faster than xapi, so the client's patience is
-#: scaled too (a retry costs a few ms, never a real half second).
-MAX_BACKOFF = 0.01
 
 PLAIN, TLS = 'http', 'tls'
 
@@ -171,113 +160,6 @@ def make_env(tmp_path):
 def env(request, make_env):
     """A 4-host lab over plain HTTP, then over HTTPS with verification on."""
     return make_env(4, tls=request.param == TLS)
-
-
-# -- reality, read independently through the XenAPI SDK --------------------
-
-@dataclasses.dataclass(frozen=True)
-class RealHost:
-    uuid: str
-    address: str
-    name_label: str
-    enabled: bool
-    live: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class RealPool:
-    master_uuid: str
-    name_label: str
-    hosts: dict  # uuid -> RealHost
-    answered_by: str  # address of the xapi that answered (the master)
-
-    @property
-    def master(self):
-        return self.hosts[self.master_uuid]
-
-
-def _sdk(lab, url):
-    if url.startswith('https:'):
-        context = ssl.create_default_context(cafile=lab.ca_file)
-        return XenAPI.Session(url, transport=xmlrpc.client.SafeTransport(context=context))
-    return XenAPI.Session(url)
-
-
-def _with_address(url, address):
-    parts = urllib.parse.urlsplit(url)
-    return parts._replace(netloc='%s:%d' % (address, parts.port)).geturl()
-
-
-_NOT_YET = (ConnectionError, OSError, xmlrpc.client.ProtocolError)
-
-
-def read_pool(lab, url, timeout=CEILING):
-    """The pool ``url``'s host belongs to, as xapi reports it.
-
-    Logs in with the plain SDK, following HOST_IS_SLAVE to the master; a
-    host that is restarting (refused, HOST_STILL_BOOTING) is retried until
-    ``timeout``.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        sdk = _sdk(lab, url)
-        try:
-            sdk.xenapi.login_with_password(lab.username, lab.password, '2.0',
-                                           'functional-tests')
-        except XenAPI.Failure as failure:
-            code = failure.details[0]
-            if code == 'HOST_IS_SLAVE':
-                url = _with_address(url, failure.details[1])
-                continue
-            if code != 'HOST_STILL_BOOTING' or time.monotonic() > deadline:
-                raise
-            time.sleep(MAX_BACKOFF)
-            continue
-        except _NOT_YET:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(MAX_BACKOFF)
-            continue
-        try:
-            x = sdk.xenapi
-            (pool_rec,) = x.pool.get_all_records().values()
-            hosts = {}
-            for ref, rec in x.host.get_all_records().items():
-                metrics = x.host_metrics.get_record(rec['metrics'])
-                hosts[rec['uuid']] = RealHost(rec['uuid'], rec['address'],
-                                              rec['name_label'],
-                                              bool(rec['enabled']),
-                                              bool(metrics['live']))
-            master = x.host.get_record(pool_rec['master'])
-            return RealPool(master['uuid'], pool_rec['name_label'], hosts,
-                            urllib.parse.urlsplit(url).hostname)
-        finally:
-            try:
-                sdk.xenapi.session.logout()
-            except Exception:  # noqa: BLE001 - NOTE: the read already happened
-                pass
-
-
-def lab_host(lab, name):
-    (h,) = [h for h in lab.hosts if h.name == name]
-    return h
-
-
-def assert_standalone(lab, name, timeout=CEILING):
-    """``name`` left every pool: it is its own master, alone, and healthy.
-
-    NOTE: an ejected host keeps answering as a member of its old pool until
-    its reboot (xapi's behaviour, simulated): wait for it, bounded.
-    """
-    h = lab_host(lab, name)
-    deadline = time.monotonic() + timeout
-    real = read_pool(lab, h.url)
-    while list(real.hosts) != [h.uuid] and time.monotonic() < deadline:
-        time.sleep(MAX_BACKOFF)
-        real = read_pool(lab, h.url)
-    assert list(real.hosts) == [h.uuid], real
-    assert real.master_uuid == h.uuid
-    assert real.answered_by == h.address
 
 
 def assert_no_secrets(metadata, lab=None):
