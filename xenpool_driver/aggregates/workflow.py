@@ -12,8 +12,9 @@ Every operation follows the same contract:
    set the new state; failure: re-read reality (the goal may have been
    reached although xapi reported an error: then it is a success), otherwise
    restore the previous state, clear the intent, count the failure (an
-   ``active`` pool goes to ``error`` at ``pool_error_threshold``) and re-raise
-   the original exception (XAPI's code and params intact).
+   ``active`` pool goes to ``error`` at ``pool_error_threshold``; a refusal
+   by our own rule - a preflight mismatch, running guests - counts nothing)
+   and re-raise the original exception (XAPI's code and params intact).
 
 Non-pool aggregates are ignored by add and remove.
 """
@@ -497,8 +498,17 @@ class Workflow:
 
     def _fail(self, aggregate, intent, exc):
         record = bk.read(aggregate.metadata)
-        failures = record.failures + 1
         new_state = intent.prev_state
+        if isinstance(exc, exception.InvalidAggregateAction):
+            # NOTE: refused by our own rule (preflight, running guests...):
+            # nothing was attempted on the pool, so it is no pool failure.
+            record = record.replace(intent=None)
+            aggregate.update_metadata(dict(bk.updates(record),
+                                           **{ps.KEY: new_state}))
+            LOG.warning('%s of host %s on aggregate %s refused: %s', intent.op,
+                        intent.host, aggregate.id, exc)
+            return
+        failures = record.failures + 1
         threshold = self.xs.pool_error_threshold
         if new_state == ps.ACTIVE and failures >= threshold:
             new_state = ps.ERROR

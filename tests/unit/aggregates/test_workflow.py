@@ -174,7 +174,8 @@ def test_slave_info_url_userinfo_dropped(conf, xapi):
         assert passwords.PASSWORD not in json.dumps(stored)
 
 
-def test_preflight_mismatches_all_reported_and_counted(conf, xapi):
+def test_preflight_mismatches_all_reported_and_not_counted(conf, xapi):
+    """A refusal attempted nothing on the pool: no failure is counted."""
     agg = active(extra_hosts=['c2'])
     mismatches = [exception.Mismatch('POOL_JOINING_HOST_HAS_RUNNING_VMS', [],
                                      'running VMs'),
@@ -187,7 +188,8 @@ def test_preflight_mismatches_all_reported_and_counted(conf, xapi):
     assert 'running VMs' in str(err.value) and 'vlan' in str(err.value)
     assert xapi.names == ['preflight']  # no join, no re-read
     assert agg.metadata[ps.KEY] == ps.ACTIVE
-    assert failures(agg) == 1 and 'c2' not in agg.metadata
+    assert failures(agg) == 0 and 'c2' not in agg.metadata
+    assert bk.read(agg.metadata).intent is None
 
 
 def test_join_error_propagates_code_and_params(conf, xapi):
