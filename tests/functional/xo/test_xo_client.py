@@ -37,7 +37,8 @@ STEP_TIMEOUT_MS = 30000
 XO_TYPES = ['PBD', 'PIF', 'SR', 'VM', 'host', 'host_metrics', 'network', 'pool', 'task']
 
 
-def _node():
+@pytest.fixture
+def node():
     """The node binary, or a skip (a failure with XENPOOL_REQUIRE_XO=1)."""
     node = shutil.which('node')
     missing = None
@@ -82,9 +83,8 @@ def _join_second_host(lab):
     assert lab.wait_until(lambda: h2.db.get('host', h2.ref)['enabled'], timeout=30)
 
 
-def run_xo(lab, transport):
+def run_xo(node, lab, transport):
     """Run the node script: what XO saw, or a failure carrying XO's error text."""
-    node = _node()
     h1, h2, h3 = lab.hosts
     cfg = {'entryUrl': h2.url, 'joinerUrl': h3.url, 'masterAddress': h1.address,
            'user': lab.username, 'password': lab.password, 'transport': transport,
@@ -111,10 +111,10 @@ def run_xo(lab, transport):
 
 
 @pytest.mark.parametrize('transport', ['json-rpc', 'xml-rpc'])
-def test_xo_client(lab, transport):
+def test_xo_client(node, lab, transport):
     _join_second_host(lab)
     h1, h2, h3 = lab.hosts
-    seen = run_xo(lab, transport)
+    seen = run_xo(node, lab, transport)
 
     # connected through the slave's URL: HOST_IS_SLAVE followed to the master
     assert seen['connectedTo'] == h1.address
