@@ -4,7 +4,9 @@ per-host HTTP/1.1 server (keep-alive, optional TLS) that feeds one dispatcher.
 xapi's XML-RPC encoder (ocaml-rpc) writes strings untyped
 (``<value>text</value>``) and 64-bit ints as strings; every response is a
 struct ``{Status, Value}`` or ``{Status, ErrorDescription}``; API errors are
-never XML-RPC faults. JSON-RPC 1.0 and 2.0 are served at ``/jsonrpc``.
+never XML-RPC faults. JSON-RPC 1.0 and 2.0 are served at ``/jsonrpc``;
+requests are routed by the longest matching path prefix, as xapi's
+``http_svr.ml`` routes them (see :data:`ROUTES`).
 """
 
 import datetime
