@@ -79,9 +79,15 @@ class Context(object):
 
     @property
     def store(self):
+        """The aggregate store, opened on first use.
+
+        :raises InvalidInput: the store URL is malformed.
+        :raises StoreUnavailable: see :class:`~xenpool_driver.store.Store`.
+        """
         if self._store is None:
             url = self._store_url or store_conf.connection_url(self.conf)
-            self._store = store_mod.Store(url)
+            self._store = store_mod.Store(
+                url, busy_timeout=self.conf.store.busy_timeout)
         return self._store
 
     @property

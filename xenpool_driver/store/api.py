@@ -17,7 +17,9 @@ import collections
 import collections.abc
 import contextlib
 import datetime
+import sqlite3
 import threading
+import time
 import urllib.parse
 
 import sqlalchemy as sa
@@ -214,6 +216,12 @@ class StoredAggregate:
                 'hosts': list(self.hosts), 'metadata': dict(self.metadata)}
 
 
+def _first_line(error):
+    """The first line of a database error's own text (not SQLAlchemy's)."""
+    detail = str(getattr(error, 'orig', error) or error).strip().splitlines()
+    return detail[0] if detail else type(error).__name__
+
+
 def _apply_updates(conn, agg_id, current, updates):
     """Write ``updates`` over ``current`` (the locked, freshly read metadata)."""
     for key, value in updates.items():
@@ -236,16 +244,21 @@ class Store:
 
     :param url: SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://
         ...``); default: :func:`xenpool_driver.store.conf.connection_url`.
-    :param busy_timeout: seconds a SQLite writer waits for another one.
+    :param busy_timeout: seconds a SQLite writer waits for another one;
+        default: ``[store] busy_timeout``.
+    :param sleep: the sleep of the WAL switch's retries (tests inject it).
     :raises InvalidInput: malformed URL.
-    :raises StoreUnavailable: the database cannot be reached.
+    :raises StoreUnavailable: the database cannot be reached or stays
+        locked longer than ``busy_timeout``.
     :raises SchemaError: the database was made by a newer release.
     """
 
-    def __init__(self, url=None, busy_timeout=30.0):
+    def __init__(self, url=None, busy_timeout=None, sleep=time.sleep):
         if url is None:
             from xenpool_driver.store import conf
             url = conf.connection_url()
+        if busy_timeout is None:
+            busy_timeout = store_engine.configured_busy_timeout()
         parsed = store_engine.parse_url(url)
         #: the URL, password hidden (safe to show).
         self.url = parsed.render_as_string(hide_password=True)
@@ -255,20 +268,30 @@ class Store:
         self._serial = (threading.RLock()
                         if store_engine.is_sqlite_memory(parsed)
                         else contextlib.nullcontext())
-        with self._guard():
-            migrations.upgrade(self._engine)
+        try:
+            with self._guard():
+                store_engine.use_write_ahead_log(self._engine,
+                                                 store_engine.BusyRetry(
+                                                     busy_timeout, sleep=sleep))
+                migrations.upgrade(self._engine)
+        except BaseException:
+            self._engine.dispose()
+            raise
 
     # --- plumbing ---
 
     @contextlib.contextmanager
     def _guard(self):
-        """Translate "database unreachable / locked" into StoreUnavailable."""
+        """Translate "database unreachable / locked" into StoreUnavailable.
+
+        Errors of SQLAlchemy and of raw sqlite3 connections alike (the WAL
+        switch runs on a raw one).
+        """
         try:
             yield
-        except sa_exc.OperationalError as e:
-            detail = str(getattr(e, 'orig', e) or e).strip().splitlines()
+        except (sa_exc.OperationalError, sqlite3.OperationalError) as e:
             raise errors.StoreUnavailable('store %s unavailable: %s' % (
-                self.url, detail[0] if detail else type(e).__name__)) from None
+                self.url, _first_line(e))) from None
 
     @contextlib.contextmanager
     def _transaction(self):

@@ -9,9 +9,18 @@ recipe ("Serializable isolation / Savepoints / Transactional DDL"): turn off
 pysqlite's own transaction handling and emit ``BEGIN IMMEDIATE`` ourselves, so
 each transaction takes the database's write lock when it starts and other
 writers (threads or processes) wait for it, up to the busy timeout.
+
+File databases use the write-ahead log. The journal mode is a property of
+the file, not of a connection: :func:`use_write_ahead_log` switches a file
+once (a file already in WAL is only read) when a :class:`~.api.Store` opens
+it, never on every connect.
 """
 
+import dataclasses
 import os
+import sqlite3
+import time
+import typing
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -44,18 +53,37 @@ def is_sqlite_memory(url):
             or url.query.get('mode') == 'memory')
 
 
-def create_engine(url, busy_timeout=30.0):
+def configured_busy_timeout(conf=None):
+    """Return ``[store] busy_timeout`` of ``conf``.
+
+    :param conf: a ``ConfigOpts`` with ``[store]`` registered; default: the
+        global ``cfg.CONF``.
+    """
+    if conf is None:
+        # NOTE: imported here, as api.py does for the URL: importing the
+        # engine registers no option.
+        from xenpool_driver.store import conf as store_conf
+        conf = store_conf.cfg.CONF
+    return conf.store.busy_timeout
+
+
+def create_engine(url, busy_timeout=None):
     """Return an ``Engine`` for ``url``, SQLite set up for locking.
 
     Post-condition: on SQLite every transaction begins with
     ``BEGIN IMMEDIATE``, foreign keys are enforced, a busy database is
     waited for ``busy_timeout`` seconds, and the file's directory exists.
+    The journal mode is left to :func:`use_write_ahead_log`.
 
     :param url: a SQLAlchemy URL (string or ``URL``).
-    :param busy_timeout: seconds a SQLite writer waits for another one.
+    :param busy_timeout: seconds a SQLite writer waits for another one;
+        None: ``[store] busy_timeout`` (:func:`configured_busy_timeout`).
     :raises InvalidInput: the URL is malformed or names an unknown driver.
+    :raises StoreUnavailable: the SQLite file's directory cannot be made.
     """
     url = parse_url(url)
+    if busy_timeout is None:
+        busy_timeout = configured_busy_timeout()
     if url.get_backend_name() != 'sqlite':
         try:
             # NOTE: pre_ping: a shared PostgreSQL restarts; a stale pooled
@@ -74,10 +102,8 @@ def create_engine(url, busy_timeout=30.0):
         # exactly one (the Store serialises its use with a lock).
         kwargs['poolclass'] = sa_pool.StaticPool
     elif url.database:
-        directory = os.path.dirname(os.path.abspath(url.database))
-        os.makedirs(directory, exist_ok=True)
+        _make_directory(url)
     engine = sa.create_engine(url, **kwargs)
-    wal = not is_sqlite_memory(url)
 
     @event.listens_for(engine, 'connect')
     def _on_connect(dbapi_connection, connection_record):
@@ -87,11 +113,6 @@ def create_engine(url, busy_timeout=30.0):
         cursor = dbapi_connection.cursor()
         cursor.execute('PRAGMA foreign_keys = ON')
         cursor.execute('PRAGMA busy_timeout = %d' % int(busy_timeout * 1000))
-        if wal:
-            # NOTE: write-ahead log: a commit is one append + one fsync of the
-            # log (the rollback journal costs several), still durable with
-            # the default synchronous=FULL; readers never block the writer.
-            cursor.execute('PRAGMA journal_mode = WAL')
         cursor.close()
 
     @event.listens_for(engine, 'begin')
@@ -99,3 +120,108 @@ def create_engine(url, busy_timeout=30.0):
         conn.exec_driver_sql('BEGIN IMMEDIATE')
 
     return engine
+
+
+def _make_directory(url):
+    directory = os.path.dirname(os.path.abspath(url.database))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise errors.StoreUnavailable('store %s unavailable: cannot create '
+                                      'directory %s: %s' % (
+                                          url.render_as_string(
+                                              hide_password=True), directory,
+                                          e.strerror or e)) from None
+
+
+def is_busy(error):
+    """Tell whether a DBAPI ``error`` is SQLite's SQLITE_BUSY."""
+    # NOTE: sqlite_errorcode exists from Python 3.11; before, the message of
+    # SQLITE_BUSY (sqlite3_errstr) is the only sign.
+    code = getattr(error, 'sqlite_errorcode', None)
+    if code is not None:
+        return code & 0xFF == 5
+    return 'database is locked' in str(error)
+
+
+@dataclasses.dataclass(frozen=True)
+class BusyRetry:
+    """Retry a SQLite statement that fails SQLITE_BUSY without waiting.
+
+    SQLite's busy handler is not called for every lock it waits for (the
+    journal mode switch is one), so such a statement is retried here, with
+    a doubling delay, for at most ``timeout`` seconds - the busy timeout
+    that would have applied.
+
+    :ivar timeout: seconds to keep trying; 0: one try.
+    :ivar first_delay: seconds before the first retry.
+    :ivar max_delay: cap of the doubling delay.
+    :ivar clock: monotonic clock (injectable).
+    :ivar sleep: sleep function (injectable: tests never sleep).
+    """
+
+    timeout: float
+    first_delay: float = 0.001
+    max_delay: float = 0.05
+    clock: typing.Callable[[], float] = time.monotonic
+    sleep: typing.Callable[[float], None] = time.sleep
+
+    def __call__(self, fn):
+        """Return ``fn()``, retried while it raises SQLITE_BUSY.
+
+        :raises sqlite3.OperationalError: not SQLITE_BUSY, or still busy
+            when the next try would start after ``timeout``.
+        """
+        deadline = self.clock() + self.timeout
+        delay = self.first_delay
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if not is_busy(e) or self.clock() + delay > deadline:
+                    raise
+            self.sleep(delay)
+            delay = min(delay * 2, self.max_delay)
+
+
+def _switch_to_wal(dbapi_connection):
+    cursor = dbapi_connection.cursor()
+    try:
+        # NOTE: reading the mode takes no lock a writer holds; a file already
+        # in WAL (every one but a new or pre-WAL file) is never written.
+        if cursor.execute('PRAGMA journal_mode').fetchone()[0] == 'wal':
+            return False
+        # NOTE: write-ahead log: a commit is one append + one fsync of the
+        # log (the rollback journal costs several), still durable with the
+        # default synchronous=FULL; readers never block the writer. SQLite
+        # keeps the mode in the file: every later connection uses it. A
+        # file system without shared memory keeps its journal (no error).
+        cursor.execute('PRAGMA journal_mode = WAL')
+        return True
+    finally:
+        cursor.close()
+
+
+def use_write_ahead_log(engine, retry):
+    """Put the SQLite file database behind ``engine`` in WAL mode, once.
+
+    Pre-condition: ``engine`` comes from :func:`create_engine`.
+    Post-condition: the file is in WAL mode (where its file system allows);
+    other backends and in-memory databases are left alone.
+
+    :param engine: the store's ``Engine``.
+    :param retry: a :class:`BusyRetry` (its timeout: the busy timeout).
+    :returns: True when this call switched the file.
+    :raises sqlite3.OperationalError: still locked after ``retry.timeout``.
+    :raises sqlite3.DatabaseError: the file is not a SQLite database.
+    """
+    if engine.url.get_backend_name() != 'sqlite' or is_sqlite_memory(
+            engine.url):
+        return False
+    # NOTE: a raw DBAPI connection: in autocommit mode (see _on_connect) it
+    # runs no BEGIN, and SQLite refuses to change the mode in a transaction.
+    raw = engine.raw_connection()
+    try:
+        return retry(lambda: _switch_to_wal(raw.dbapi_connection))
+    finally:
+        raw.close()

@@ -1,0 +1,74 @@
+"""Store file hygiene: the busy timeout and the write-ahead log."""
+
+import sqlite3
+
+import pytest
+
+from xenpool_driver import store as store_mod
+
+
+def _busy_timeout_ms(store):
+    raw = store._engine.raw_connection()
+    try:
+        return raw.cursor().execute('PRAGMA busy_timeout').fetchone()[0]
+    finally:
+        raw.close()
+
+
+def _journal_mode(path):
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute('PRAGMA journal_mode').fetchone()[0]
+    finally:
+        conn.close()
+
+
+# --- busy timeout and the write-ahead log ---
+
+def test_store_busy_timeout_reaches_the_connection(sqlite_url):
+    with store_mod.Store(sqlite_url, busy_timeout=2.5) as s:
+        assert _busy_timeout_ms(s) == 2500
+
+
+def test_store_busy_timeout_defaults_to_the_option(sqlite_url, global_busy_timeout):
+    with store_mod.Store(sqlite_url) as s:
+        assert _busy_timeout_ms(s) == 1500
+
+
+@pytest.fixture
+def pre_wal_file(tmp_path):
+    """A store file in the rollback-journal mode and a writer holding its lock."""
+    path = tmp_path / 'a.sqlite'
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute('CREATE TABLE other (a)')
+    conn.execute('BEGIN IMMEDIATE')
+    conn.execute('INSERT INTO other VALUES (1)')
+    yield path, conn
+    if conn.in_transaction:
+        conn.execute('COMMIT')
+    conn.close()
+
+
+def test_opening_waits_for_a_writer_instead_of_failing(pre_wal_file):
+    path, writer = pre_wal_file
+    sleeps = []
+
+    def sleep(seconds):
+        # NOTE: the writer finishes while the store waits; no real sleep.
+        sleeps.append(seconds)
+        writer.execute('COMMIT')
+
+    with store_mod.Store('sqlite:///%s' % path, busy_timeout=30,
+                         sleep=sleep) as s:
+        assert s.schema_version() == 1
+    assert sleeps == [0.001]
+    assert _journal_mode(path) == 'wal'
+
+
+def test_opening_gives_up_at_once_with_busy_timeout_zero(pre_wal_file):
+    path, _writer = pre_wal_file
+    sleeps = []
+    with pytest.raises(store_mod.StoreUnavailable, match='database is locked'):
+        store_mod.Store('sqlite:///%s' % path, busy_timeout=0,
+                        sleep=sleeps.append)
+    assert sleeps == []
