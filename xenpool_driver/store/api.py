@@ -222,6 +222,16 @@ def _first_line(error):
     return detail[0] if detail else type(error).__name__
 
 
+def _is_not_a_database(error):
+    """Tell whether ``error`` says the SQLite file is corrupt or foreign."""
+    # NOTE: pysqlite raises the base DatabaseError itself only for result
+    # codes it has no subclass for - in practice SQLITE_CORRUPT ("database
+    # disk image is malformed") and SQLITE_NOTADB ("file is not a
+    # database"). Integrity errors (a subclass) must reach
+    # create_aggregate's Conflict; PostgreSQL's errors are not sqlite3's.
+    return type(getattr(error, 'orig', error)) is sqlite3.DatabaseError
+
+
 def _apply_updates(conn, agg_id, current, updates):
     """Write ``updates`` over ``current`` (the locked, freshly read metadata)."""
     for key, value in updates.items():
@@ -248,8 +258,8 @@ class Store:
         default: ``[store] busy_timeout``.
     :param sleep: the sleep of the WAL switch's retries (tests inject it).
     :raises InvalidInput: malformed URL.
-    :raises StoreUnavailable: the database cannot be reached or stays
-        locked longer than ``busy_timeout``.
+    :raises StoreUnavailable: the database cannot be reached, stays locked
+        longer than ``busy_timeout``, or is not a database (corrupt file).
     :raises SchemaError: the database was made by a newer release.
     """
 
@@ -282,7 +292,7 @@ class Store:
 
     @contextlib.contextmanager
     def _guard(self):
-        """Translate "database unreachable / locked" into StoreUnavailable.
+        """Translate "unreachable / locked / not a database" into StoreUnavailable.
 
         Errors of SQLAlchemy and of raw sqlite3 connections alike (the WAL
         switch runs on a raw one).
@@ -292,6 +302,12 @@ class Store:
         except (sa_exc.OperationalError, sqlite3.OperationalError) as e:
             raise errors.StoreUnavailable('store %s unavailable: %s' % (
                 self.url, _first_line(e))) from None
+        except (sa_exc.DatabaseError, sqlite3.DatabaseError) as e:
+            if not _is_not_a_database(e):
+                raise
+            raise errors.StoreUnavailable(
+                'store %s is not a usable database (corrupt, or not a SQLite '
+                'file): %s' % (self.url, _first_line(e))) from None
 
     @contextlib.contextmanager
     def _transaction(self):

@@ -1,10 +1,11 @@
 """Store hygiene of the ``xenpool`` command, run as an operator runs it.
 
-Subprocesses, as in :mod:`tests.functional.cli.test_cli`: a locked store is
-one error line once ``[store] busy_timeout`` is up.
+Subprocesses, as in :mod:`tests.functional.cli.test_cli`: corrupted and
+locked stores are one error line.
 """
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +26,16 @@ def _assert_one_error_line(proc, *words):
     assert proc.stderr.startswith('xenpool: error: '), proc.stderr
     for word in words:
         assert word in proc.stderr, proc.stderr
+
+
+def test_corrupted_store_file_is_one_line(tmp_path):
+    path = tmp_path / 's.sqlite'
+    garbage = os.urandom(16384)
+    path.write_bytes(garbage)
+    proc = _xenpool('--store', 'sqlite:///%s' % path, 'aggregate', 'list')
+    _assert_one_error_line(proc, 'not a usable database', str(path))
+    assert 'Traceback' not in proc.stderr
+    assert path.read_bytes() == garbage
 
 
 def test_store_busy_timeout_is_honoured(tmp_path):

@@ -1,5 +1,6 @@
-"""Store file hygiene: the busy timeout and the write-ahead log."""
+"""Store file hygiene: busy timeout, write-ahead log, corruption."""
 
+import os
 import sqlite3
 
 import pytest
@@ -72,3 +73,36 @@ def test_opening_gives_up_at_once_with_busy_timeout_zero(pre_wal_file):
         store_mod.Store('sqlite:///%s' % path, busy_timeout=0,
                         sleep=sleeps.append)
     assert sleeps == []
+
+
+# --- corrupted files ---
+
+def _random_bytes(path):
+    path.write_bytes(os.urandom(8192))
+
+
+def _malformed_pages(path):
+    with store_mod.Store('sqlite:///%s' % path) as s:
+        for i in range(20):
+            s.create_aggregate('pool-%d' % i, {'k': 'v' * 500})
+    data = bytearray(path.read_bytes())
+    # NOTE: a valid header, garbage everywhere else.
+    data[100:] = os.urandom(len(data) - 100)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize('corrupt', [_random_bytes, _malformed_pages])
+def test_corrupt_file_is_one_clear_error(tmp_path, corrupt):
+    path = tmp_path / 'a.sqlite'
+    corrupt(path)
+    with pytest.raises(store_mod.StoreUnavailable) as exc:
+        store_mod.Store('sqlite:///%s' % path)
+    message = str(exc.value)
+    assert '\n' not in message
+    assert 'is not a usable database' in message and str(path) in message
+
+
+def test_integrity_errors_are_not_corruption(store):
+    store.create_aggregate('pool')
+    with pytest.raises(store_mod.Conflict):
+        store.create_aggregate('pool')
