@@ -149,6 +149,7 @@ def cmd_delete(ctx, args):
 
 
 def cmd_add_host(ctx, args):
+    context_mod.check_host_args(args.host, args.url)
     agg = _aggregate(ctx, args.aggregate)
     if args.url:
         ctx.store.set_host_url(args.host, args.url)
@@ -176,6 +177,9 @@ def _undo_add(agg, host):
 
 
 def cmd_remove_host(ctx, args):
+    # NOTE: a reserved name would make the workflow read (and clear) one of
+    # our own metadata keys as if it were a host's uuid.
+    context_mod.check_host_args(args.host)
     agg = _aggregate(ctx, args.aggregate)
     ctx.workflow.remove(agg, args.host, force=args.force, dead=args.dead)
     agg.refresh()
@@ -212,6 +216,7 @@ def cmd_reset(ctx, args):
 
 
 def cmd_preflight(ctx, args):
+    context_mod.check_host_args(args.host, args.url)
     agg = _aggregate(ctx, args.aggregate)
     if not agg.metadata.get(bk.MASTER_COMPUTE):
         # NOTE: nothing to check against: the first host added becomes master
@@ -231,6 +236,7 @@ def cmd_preflight(ctx, args):
 
 
 def cmd_pool_show(ctx, args):
+    context_mod.check_host_args(url=args.url)
     members = pool.snapshot(ctx.session(args.url))
     data = views.membership_view(members)
     _out(args, views.render_membership(data), data)

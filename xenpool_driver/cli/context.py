@@ -11,7 +11,9 @@ from xenpool_driver import exception
 from xenpool_driver import redaction
 from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import workflow as workflow_mod
+from xenpool_driver.store import api as store_api
 from xenpool_driver.store import conf as store_conf
+from xenpool_driver.store import engine as store_engine
 from xenpool_driver.xapi import session as xsession
 
 
@@ -48,6 +50,39 @@ class LabFile(object):
         return entry['url'] if entry else None
 
 
+def check_store_url(url):
+    """Check a store URL for the command line: it must outlive the process.
+
+    :param url: SQLAlchemy URL (``--store`` or ``[store] connection``).
+    :returns: ``url``.
+    :raises InvalidInput: malformed, or an in-memory SQLite database.
+    """
+    parsed = store_engine.parse_url(url)
+    if store_engine.is_sqlite_memory(parsed):
+        # NOTE: every command is a new process: an in-memory store would
+        # forget the aggregate it just changed, intent record and all.
+        raise store_mod.InvalidInput(
+            'store %s is an in-memory database: everything would be lost when '
+            'the command exits; use a file (sqlite:///PATH) or a database '
+            'server' % parsed.render_as_string(hide_password=True))
+    return url
+
+
+def check_host_args(host=None, url=None):
+    """Check a command's host name and xapi URL before anything changes.
+
+    :param host: compute host name, or None.
+    :param url: ``--url``, or None.
+    :raises InvalidInput: a reserved or malformed host name, or a bad URL
+        (one with ``user:password@`` is refused; see
+        :func:`xenpool_driver.store.api.check_url`).
+    """
+    if host is not None:
+        store_api.check_host_name(host)
+    if url is not None:
+        store_api.check_url(url)
+
+
 class Context(object):
     """Lazily built collaborators of a CLI command.
 
@@ -81,13 +116,14 @@ class Context(object):
     def store(self):
         """The aggregate store, opened on first use.
 
-        :raises InvalidInput: the store URL is malformed.
+        :raises InvalidInput: the store URL is malformed or in-memory.
         :raises StoreUnavailable: see :class:`~xenpool_driver.store.Store`.
         """
         if self._store is None:
             url = self._store_url or store_conf.connection_url(self.conf)
             self._store = store_mod.Store(
-                url, busy_timeout=self.conf.store.busy_timeout)
+                check_store_url(url),
+                busy_timeout=self.conf.store.busy_timeout)
         return self._store
 
     @property

@@ -25,6 +25,7 @@ import urllib.parse
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from xenpool_driver.aggregates import bookkeeping
 from xenpool_driver.store import engine as store_engine
 from xenpool_driver.store import errors, migrations, models
 
@@ -75,14 +76,49 @@ def _check_mapping(mapping, what, allow_none):
     return checked
 
 
-def _check_url(url):
+def check_host_name(host):
+    """Check a compute host name, as the aggregate contract uses it.
+
+    :param host: the name.
+    :returns: ``host``.
+    :raises InvalidInput: not a usable name, or one of
+        ``bookkeeping.RESERVED_KEYS`` (the message lists them).
+    """
+    _check_name(host, 'host name')
+    # NOTE: the classic layout records a host as the metadata key "<host>":
+    # a host called "operational_state" would overwrite the pool's state.
+    if host in bookkeeping.RESERVED_KEYS:
+        raise errors.InvalidInput(
+            'host name %r is reserved (an aggregate metadata key); reserved '
+            'names: %s' % (host, ', '.join(sorted(bookkeeping.RESERVED_KEYS))))
+    return host
+
+
+def check_url(url):
+    """Check a host's xapi URL: ``http(s)://address[:port]``, no userinfo.
+
+    :param url: the URL.
+    :returns: ``url``.
+    :raises InvalidInput: not such a URL; a URL with ``user:password@`` is
+        refused (not stripped) and the message never repeats its userinfo.
+    """
     if not isinstance(url, str) or not url:
         raise errors.InvalidInput('xapi URL must be a non-empty string, '
                                   'got %r' % (url,))
     parts = urllib.parse.urlsplit(url)
+    if '@' in parts.netloc:
+        # NOTE: refused rather than stripped: the operator learns that the
+        # password was not used, and it is never stored nor echoed.
+        raise errors.InvalidInput(
+            'refused xapi URL %s://<userinfo>@%s: credentials in a URL are '
+            'never stored; give the URL without "user:password@" (the '
+            'password comes from [xenserver] connection_password or the lab '
+            'file)' % (parts.scheme, parts.netloc.rsplit('@', 1)[1]))
     if parts.scheme not in ('http', 'https') or not parts.netloc:
+        # NOTE: "root:secret@host" (no scheme) has no netloc: not echoed.
+        shown = '<not shown: it has an "@">' if '@' in url else repr(url)
         raise errors.InvalidInput('xapi URL must be http(s)://host[:port], '
-                                  'got %r' % url)
+                                  'got %s' % shown)
     return url
 
 
@@ -173,11 +209,11 @@ class StoredAggregate:
         """Record ``host`` as a member (the classic aggregate method).
 
         :param host: compute host name.
-        :raises InvalidInput: bad host name.
+        :raises InvalidInput: bad or reserved host name (nothing changed).
         :raises Conflict: ``host`` is a member already (nothing changed).
         :raises NotFound: the aggregate was deleted.
         """
-        _check_name(host, 'host name')
+        check_host_name(host)
 
         def add(conn, agg_id, current):
             if conn.execute(sa.select(_ahosts.c.host).where(
@@ -451,10 +487,11 @@ class Store:
         :param url: ``http(s)://address[:port]`` of the host's xapi.
         :param uuid: its XenServer host uuid; None clears it; omitted keeps
             the stored one.
-        :raises InvalidInput: bad name, URL or uuid (nothing changed).
+        :raises InvalidInput: bad or reserved name, bad URL, a URL with
+            userinfo, or a bad uuid (nothing changed).
         """
-        _check_name(host, 'host name')
-        _check_url(url)
+        check_host_name(host)
+        check_url(url)
         if uuid is not _KEEP and uuid is not None:
             _check_name(uuid, 'host uuid')
         values = {'url': url}

@@ -1,7 +1,8 @@
-"""Store hygiene of the ``xenpool`` command, run as an operator runs it.
+"""Input and store hygiene of the ``xenpool`` command, run as an operator runs it.
 
-Subprocesses, as in :mod:`tests.functional.cli.test_cli`: corrupted and
-locked stores are one error line.
+Subprocesses, as in :mod:`tests.functional.cli.test_cli`: reserved host
+names and URLs with userinfo are refused against a served lab with nothing
+changed; in-memory, corrupted and locked stores are one error line.
 """
 
 import json
@@ -9,9 +10,15 @@ import os
 import sqlite3
 import subprocess
 import sys
+import urllib.parse
 
-from tests.functional.cli.test_cli import DEADLINE, ROOT, _env
+import pytest
+
+from tests.functional.cli.test_cli import DEADLINE, FAST_SCALE, ROOT, Cli, Lab, _env
 from xenpool_driver import store as store_mod
+from xenpool_driver.aggregates import bookkeeping as bk
+
+RESERVED = sorted(bk.RESERVED_KEYS)
 
 
 def _xenpool(*args, timeout=DEADLINE):
@@ -26,6 +33,70 @@ def _assert_one_error_line(proc, *words):
     assert proc.stderr.startswith('xenpool: error: '), proc.stderr
     for word in words:
         assert word in proc.stderr, proc.stderr
+
+
+@pytest.fixture(scope='module')
+def cli(tmp_path_factory):
+    """A 2-host lab and a store with aggregate ``hyg``: host1 is its master."""
+    tmp = tmp_path_factory.mktemp('cli-hygiene')
+    lab = Lab(tmp, 2, FAST_SCALE)
+    try:
+        cli = Cli(lab, tmp)
+        cli.run('aggregate', 'create', 'hyg')
+        cli.run('aggregate', 'add-host', 'hyg', 'host1')
+        yield cli
+    finally:
+        lab.close()
+
+
+def _state(cli):
+    with store_mod.Store(cli.store_url) as store:
+        agg = store.get_aggregate('hyg')
+        return agg.hosts, agg.metadata, store.list_hosts()
+
+
+@pytest.mark.parametrize('host', RESERVED)
+def test_reserved_host_name_is_refused_and_nothing_changes(cli, host):
+    before = _state(cli)
+    proc = cli.run('aggregate', 'add-host', 'hyg', host, '--url', cli.lab.url('host2'),
+                   status=None)
+    _assert_one_error_line(proc, 'reserved', ', '.join(RESERVED))
+    assert _state(cli) == before
+    cli.assert_consistent('hyg')
+
+
+@pytest.mark.parametrize('args', [
+    ('aggregate', 'remove-host', 'hyg', 'master_compute'),
+    ('preflight', 'hyg', 'operational_state'),
+])
+def test_reserved_host_name_is_refused_by_every_host_command(cli, args):
+    before = _state(cli)
+    _assert_one_error_line(cli.run(*args, status=None), 'reserved')
+    assert _state(cli) == before
+
+
+def test_url_with_password_is_refused_never_stored(cli):
+    password = cli.lab.data['password']
+    parts = urllib.parse.urlsplit(cli.lab.url('host2'))
+    secret_url = parts._replace(netloc='root:%s@%s' % (password, parts.netloc)).geturl()
+    before = _state(cli)
+    proc = cli.run('aggregate', 'add-host', 'hyg', 'host2', '--url', secret_url,
+                   status=None)         # NOTE: Cli.run asserts the password is not shown
+    _assert_one_error_line(proc, 'refused', 'never stored', parts.netloc)
+    assert _state(cli) == before
+    with open(cli.store_url[len('sqlite:///'):], 'rb') as f:
+        assert password.encode() not in f.read()
+    # NOTE: the same URL without its userinfo is accepted: that was the refusal.
+    cli.run('aggregate', 'add-host', 'hyg', 'host2', '--url', cli.lab.url('host2'))
+    view = cli.assert_consistent('hyg')
+    assert sorted(view['hosts']) == ['host1', 'host2']
+
+
+@pytest.mark.parametrize('url', ['sqlite://', 'sqlite:///:memory:', 'sqlite+pysqlite://'])
+def test_in_memory_store_is_refused(url):
+    proc = _xenpool('--store', url, 'aggregate', 'create', 'p1')
+    _assert_one_error_line(proc, 'in-memory', 'lost')
+    assert proc.stdout == ''
 
 
 def test_corrupted_store_file_is_one_line(tmp_path):

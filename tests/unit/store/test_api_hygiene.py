@@ -1,11 +1,16 @@
-"""Store file hygiene: busy timeout, write-ahead log, corruption."""
+"""Store input and file hygiene: reserved names, userinfo, busy timeout, corruption."""
 
 import os
 import sqlite3
 
 import pytest
 
+from tests import passwords
 from xenpool_driver import store as store_mod
+from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.store import api as store_api
+
+RESERVED = sorted(bk.RESERVED_KEYS)
 
 
 def _busy_timeout_ms(store):
@@ -22,6 +27,66 @@ def _journal_mode(path):
         return conn.execute('PRAGMA journal_mode').fetchone()[0]
     finally:
         conn.close()
+
+
+# --- reserved host names ---
+
+def test_reserved_names_are_the_bookkeeping_keys():
+    assert {'operational_state', 'hypervisor_pool', 'master_compute',
+            'xenpool:state', 'availability_zone'} <= bk.RESERVED_KEYS
+
+
+@pytest.mark.parametrize('host', RESERVED)
+def test_reserved_name_is_refused_as_an_aggregate_host(store, host):
+    agg = store.create_aggregate('pool', {'operational_state': 'created'})
+    with pytest.raises(store_mod.InvalidInput) as exc:
+        agg.add_host(host)
+    message = str(exc.value)
+    assert '\n' not in message and repr(host) in message
+    assert all(name in message for name in RESERVED)
+    fresh = store.get_aggregate('pool')
+    assert (fresh.hosts, fresh.metadata) == ([], {'operational_state': 'created'})
+
+
+@pytest.mark.parametrize('host', RESERVED)
+def test_reserved_name_is_refused_in_the_inventory(store, host):
+    with pytest.raises(store_mod.InvalidInput, match='reserved'):
+        store.set_host_url(host, 'http://192.0.2.2')
+    assert store.list_hosts() == []
+
+
+def test_a_name_that_only_looks_reserved_is_a_host(store):
+    agg = store.create_aggregate('pool')
+    agg.add_host('operational_state-2')
+    assert agg.hosts == ['operational_state-2']
+
+
+# --- userinfo ---
+
+@pytest.mark.parametrize('url', [
+    'http://root:%s@192.0.2.2' % passwords.PASSWORD,
+    'https://root:%s@192.0.2.2:8443/' % passwords.PASSWORD,
+    'http://root@192.0.2.2',
+    'root:%s@192.0.2.2' % passwords.PASSWORD,
+])
+def test_url_with_userinfo_is_refused_and_not_echoed(store, url):
+    with pytest.raises(store_mod.InvalidInput) as exc:
+        store.set_host_url('h2', url)
+    assert passwords.PASSWORD not in str(exc.value)
+    assert '\n' not in str(exc.value)
+    assert store.list_hosts() == []
+
+
+def test_userinfo_refusal_names_the_rule_and_the_host():
+    with pytest.raises(store_mod.InvalidInput) as exc:
+        store_api.check_url('http://root:%s@192.0.2.2:80' % passwords.PASSWORD)
+    assert 'refused' in str(exc.value) and '192.0.2.2:80' in str(exc.value)
+    assert 'never stored' in str(exc.value)
+
+
+def test_url_without_userinfo_is_stored(store):
+    store.set_host_url('h2', 'http://192.0.2.2:80/')
+    assert store.get_host_url('h2') == 'http://192.0.2.2:80/'
 
 
 # --- busy timeout and the write-ahead log ---
