@@ -61,51 +61,62 @@ def _with_address(url, address):
 _NOT_YET = (ConnectionError, OSError, xmlrpc.client.ProtocolError)
 
 
-def read_pool(lab, url, timeout=CEILING):
-    """The pool ``url``'s host belongs to, as xapi reports it.
+def login(lab, url, timeout=CEILING, follow_master=True):
+    """A plain SDK session on the pool of ``url``'s host (on its master).
 
-    Logs in with the plain SDK, following HOST_IS_SLAVE to the master; a
-    host that is restarting (refused, HOST_STILL_BOOTING) is retried until
-    ``timeout``.
+    Follows HOST_IS_SLAVE to the master (unless ``follow_master`` is False);
+    a host that is restarting (refused, HOST_STILL_BOOTING) is retried until
+    ``timeout``. The caller logs out (:func:`logout_quietly`).
     """
+    return _login(lab, url, timeout, follow_master)[0]
+
+
+def _login(lab, url, timeout, follow_master=True):
     deadline = time.monotonic() + timeout
     while True:
         sdk = _sdk(lab, url)
         try:
             sdk.xenapi.login_with_password(lab.username, lab.password, '2.0',
                                            'functional-tests')
+            return sdk, url
         except XenAPI.Failure as failure:
             code = failure.details[0]
-            if code == 'HOST_IS_SLAVE':
+            if code == 'HOST_IS_SLAVE' and follow_master:
                 url = _with_address(url, failure.details[1])
                 continue
             if code != 'HOST_STILL_BOOTING' or time.monotonic() > deadline:
                 raise
-            time.sleep(MAX_BACKOFF)
-            continue
         except _NOT_YET:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(MAX_BACKOFF)
-            continue
-        try:
-            x = sdk.xenapi
-            (pool_rec,) = x.pool.get_all_records().values()
-            hosts = {}
-            for ref, rec in x.host.get_all_records().items():
-                metrics = x.host_metrics.get_record(rec['metrics'])
-                hosts[rec['uuid']] = RealHost(rec['uuid'], rec['address'],
-                                              rec['name_label'],
-                                              bool(rec['enabled']),
-                                              bool(metrics['live']))
-            master = x.host.get_record(pool_rec['master'])
-            return RealPool(master['uuid'], pool_rec['name_label'], hosts,
-                            urllib.parse.urlsplit(url).hostname)
-        finally:
-            try:
-                sdk.xenapi.session.logout()
-            except Exception:  # noqa: BLE001 - NOTE: the read already happened
-                pass
+        time.sleep(MAX_BACKOFF)
+
+
+def logout_quietly(sdk):
+    try:
+        sdk.xenapi.session.logout()
+    except Exception:  # noqa: BLE001 - NOTE: what was read is read
+        pass
+
+
+def read_pool(lab, url, timeout=CEILING):
+    """The pool ``url``'s host belongs to, as xapi reports it (see :func:`login`)."""
+    sdk, url = _login(lab, url, timeout)
+    try:
+        x = sdk.xenapi
+        (pool_rec,) = x.pool.get_all_records().values()
+        hosts = {}
+        for ref, rec in x.host.get_all_records().items():
+            metrics = x.host_metrics.get_record(rec['metrics'])
+            hosts[rec['uuid']] = RealHost(rec['uuid'], rec['address'],
+                                          rec['name_label'],
+                                          bool(rec['enabled']),
+                                          bool(metrics['live']))
+        master = x.host.get_record(pool_rec['master'])
+        return RealPool(master['uuid'], pool_rec['name_label'], hosts,
+                        urllib.parse.urlsplit(url).hostname)
+    finally:
+        logout_quietly(sdk)
 
 
 def lab_host(lab, name):

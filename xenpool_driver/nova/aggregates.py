@@ -20,7 +20,9 @@ def pool_aggregates(host, context=None):
     :returns: list of ``nova.objects.Aggregate``.
     """
     context = context or nova_context.get_admin_context()
-    found = objects.AggregateList.get_by_metadata_key(context, ps.POOL_FLAG)
+    # NOTE: not get_by_metadata_key: its aggregates carry only that one
+    # metadata key, and reconcile would see every other key gone.
+    found = objects.AggregateList.get_all(context)
     return [agg for agg in found
             if ps.is_hv_pool(agg.metadata) and _concerns(agg, host)]
 
