@@ -167,7 +167,7 @@ class NovaCloud:
         """The aggregate as nova's API database holds it now."""
         return objects.Aggregate.get_by_id(self.ctx, agg_id)
 
-    def _over_rpc(self, aggregate):
+    def over_rpc(self, aggregate):
         """The copy a compute host receives: through nova's RPC serializer."""
         serializer = obj_base.NovaObjectSerializer()
         return serializer.deserialize_entity(
@@ -178,7 +178,7 @@ class NovaCloud:
         aggregate = self.aggregate(agg_id)
         aggregate.add_host(name)
         self.managers[name].add_aggregate_host(
-            self.ctx, aggregate=self._over_rpc(aggregate), host=name,
+            self.ctx, aggregate=self.over_rpc(aggregate), host=name,
             slave_info=None)
 
     def remove(self, agg_id, name):
@@ -187,7 +187,7 @@ class NovaCloud:
         aggregate.delete_host(name)
         self.managers[name].remove_aggregate_host(
             self.ctx, host=name, slave_info=None,
-            aggregate=self._over_rpc(aggregate))
+            aggregate=self.over_rpc(aggregate))
 
     # -- checks ----------------------------------------------------------------
 

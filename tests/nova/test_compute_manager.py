@@ -171,3 +171,24 @@ def test_init_host_reports_and_leaves_an_unreadable_pool(make_cloud, caplog):
     assert dict(cloud.aggregate(agg).metadata) == before
     assert any('Reconciled aggregate' in r.getMessage() and 'error' in r.getMessage()
                for r in caplog.records)
+
+
+def test_classic_slave_info_is_used_without_its_password(make_cloud):
+    """The classic xenapi forwarded the cast to the master with slave_info.
+
+    Its dict carried the joiner's URL, uuid and a password: the URL and uuid
+    locate the joiner, the password is never stored (the secret scan and the
+    metadata check see no password anywhere).
+    """
+    cloud = make_cloud(hosts=3)
+    agg = _pool_of_two(cloud)
+    host3 = cloud.lab.hosts[2]
+    aggregate = cloud.aggregate(agg)
+    aggregate.add_host('host3')
+    slave_info = {'compute_uuid': 'c0ffee', 'url': host3.url, 'user': cloud.lab.username,
+                  'passwd': cloud.lab.password, 'xenhost_uuid': host3.uuid}
+    cloud.managers['host1'].add_aggregate_host(
+        cloud.ctx, aggregate=cloud.over_rpc(aggregate), host='host3',
+        slave_info=slave_info)
+    cloud.assert_agrees(agg, ps.ACTIVE, master='host1')
+    assert cloud.aggregate(agg).metadata['host3'] == host3.uuid
