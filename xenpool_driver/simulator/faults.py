@@ -31,6 +31,12 @@ class Rule:
     seconds: float = 0.0          # latency, in xapi seconds (scaled by the lab)
     after_effect: bool = False    # hang: the call's effect happens, the task never ends
     fired: int = 0
+    released: threading.Event = dataclasses.field(default_factory=threading.Event,
+                                                   repr=False, compare=False)
+
+    def release(self):
+        """A hung task (``hang``) goes on: its call runs, or its task ends."""
+        self.released.set()
 
     def matches(self, method, is_async):
         if self.method == '*':
@@ -71,7 +77,11 @@ class FaultPlan(object):
         return self.add('latency', method, seconds=seconds, times=times)
 
     def hang_task(self, method, after_effect=False, times=1):
-        """The task of an ``Async.`` call of ``method`` stays pending until cancelled."""
+        """The task of an ``Async.`` call of ``method`` stays pending until released.
+
+        ``rule.release()`` lets it go on; ``task.cancel`` ends it only where
+        the call is cancellable (never join, eject or designate: xapi).
+        """
         return self.add('hang', method, after_effect=after_effect, times=times)
 
     def load(self, rules):

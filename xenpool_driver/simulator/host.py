@@ -145,7 +145,7 @@ class SimHost(object):
         faults = self.faults
         rule = faults.take('latency', m.name, is_async)
         if rule is not None:
-            self.lab.closing.wait(self.lab.scaled(rule.seconds))
+            self.lab.clock.wait(self.lab.closing, self.lab.scaled(rule.seconds))
         if faults.take('drop', m.name, is_async, when='before') is not None:
             raise DropConnection()
         session = None
@@ -190,13 +190,13 @@ class SimHost(object):
         try:
             hang = self.faults.take('hang', m.name, True)
             if hang is not None and not hang.after_effect:
-                self._wait_cancel(task)
+                self._hang(call, hang)
             rule = self.faults.take('fail', m.name, True)
             if rule is not None:
                 raise XapiError(rule.code, *rule.params)
             value = m.func(call, *params)
-            if hang is not None:
-                self._wait_cancel(task)
+            if hang is not None and hang.after_effect:
+                self._hang(call, hang)
             fields = dict(status='success', result=rpc.xml_fragment(value))
         except XapiError as exc:
             status = 'cancelled' if exc.code == 'TASK_CANCELLED' else 'failure'
@@ -206,9 +206,16 @@ class SimHost(object):
                           error_info=['INTERNAL_ERROR', '%s: %s' % (type(exc).__name__, exc)])
         self.finish_task(db, task, fields)
 
-    def _wait_cancel(self, task):
-        self.lab.cancel_event(task).wait()
-        raise XapiError('TASK_CANCELLED', task)
+    def _hang(self, call, rule):
+        """A hung task: pending until the rule is released or the lab closes.
+
+        NOTE: ``task.cancel`` ends it only when the call is cancellable at that
+        point (taskHelper.ml); join, eject and designate are not.
+        """
+        while not self.lab.clock.wait(rule.released, 0.05):
+            if self.lab.closing.is_set():
+                return
+            call.check_cancelled()
 
     def finish_task(self, db, task, fields):
         with db.lock:

@@ -14,9 +14,8 @@ import itertools
 import logging
 import secrets
 import threading
-import time
 
-from xenpool_driver import redaction
+from xenpool_driver.simulator import clock as clock_mod
 from xenpool_driver.simulator import faults as faults_mod
 from xenpool_driver.simulator import fixtures, host as host_mod
 from xenpool_driver.simulator import methods, poolops  # noqa: F401 (registers verbs)
@@ -38,12 +37,14 @@ class Timings:
     eject_duration: float = 5.0      # eject work on the slave and the master
     designate_duration: float = 2.0  # two-phase commit of designate_new_master
     liveness_timeout: float = 600.0  # a stopped slave is reported offline after this
+    lock_max_wait: float = 7200.0    # a queued pool operation gives up (helpers.ml: 2 h)
 
 
 class Scheduler(object):
     """Runs callables at (scaled) times on one thread, in due order."""
 
-    def __init__(self):
+    def __init__(self, clock):
+        self.clock = clock
         self._heap = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
@@ -61,9 +62,9 @@ class Scheduler(object):
         while True:
             with self._cond:
                 while not self._closed and (not self._heap
-                                            or self._heap[0][0] > time.monotonic()):
-                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(wait)
+                                            or self._heap[0][0] > self.clock.monotonic()):
+                    wait = self._heap[0][0] - self.clock.monotonic() if self._heap else None
+                    self.clock.wait(self._cond, wait)
                 if self._closed:
                     return
                 _due, _seq, fn = heapq.heappop(self._heap)
@@ -97,11 +98,16 @@ class Lab(object):
     :param faults: {index: [rule dicts]} armed at start (see :mod:`.faults`).
     :param slave_accepts_sessions: NOT xapi: let non-pool sessions work on slaves.
     :param base_address: first host's IP; the others follow.
+    :param clock: the lab's one clock (default :class:`~.clock.RealClock`);
+        every simulated delay and wait goes through it.
+    :param on_secret: called with the lab's password when the lab is made
+        (e.g. a log redactor's ``register_secret``); the simulator itself
+        imports nothing of the driver.
     """
 
     def __init__(self, hosts=2, time_scale=1.0, tls=False, specs=None, username='root',
                  password=None, timings=None, faults=None, slave_accepts_sessions=False,
-                 base_address='127.0.10.1'):
+                 base_address='127.0.10.1', clock=None, on_secret=None):
         if isinstance(hosts, int):
             host_specs = [fixtures.HostSpec() for _ in range(hosts)]
         else:
@@ -113,7 +119,9 @@ class Lab(object):
         self.timings = timings or Timings()
         self.username = username
         self.password = password or 'sim-' + secrets.token_urlsafe(12)
-        redaction.register_secret(self.password)
+        if on_secret is not None:
+            on_secret(self.password)
+        self.clock = clock or clock_mod.RealClock()
         self.slave_accepts_sessions = slave_accepts_sessions
         self.tls = tls
         self.scheme = 'https' if tls else 'http'
@@ -146,7 +154,7 @@ class Lab(object):
         self.close()
 
     def start(self):
-        self.scheduler = Scheduler()
+        self.scheduler = Scheduler(self.clock)
         self._bind_all()
         for h in self.hosts:
             h.server.start()
@@ -199,10 +207,11 @@ class Lab(object):
 
     def after(self, xapi_seconds, fn):
         """Run ``fn`` on the scheduler after ``xapi_seconds`` (scaled)."""
-        self.scheduler.at(time.monotonic() + self.scaled(xapi_seconds), fn)
+        self.scheduler.at(self.clock.monotonic() + self.scaled(xapi_seconds), fn)
 
     def wait_until(self, predicate, timeout=10.0, interval=0.002):
         """Poll ``predicate`` (real seconds); True once it holds."""
+        import time     # NOTE: real seconds: the caller's patience, not xapi's time
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():

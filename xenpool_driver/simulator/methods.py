@@ -7,7 +7,6 @@ carries the host, its database, the session and the task of an async call.
 """
 
 import threading
-import time
 
 from xenpool_driver.simulator import model
 from xenpool_driver.simulator.errors import XapiError
@@ -42,22 +41,51 @@ def api(name, arity, session=True, async_ok=False, min_arity=None):
 
 
 class Call(object):
-    """One call in flight: what a handler may touch."""
+    """One call in flight: what a handler may touch.
+
+    NOTE: as ``taskHelper.ml``, a task is cancellable only while its
+    operation says so (:meth:`set_cancellable`); ``task.cancel`` of any other
+    pending task is recorded and ignored: the call runs to its end.
+    """
 
     def __init__(self, host, session, name, task=None):
         self.host, self.session, self.name, self.task = host, session, name, task
         self.db = host.db
         self.lab = host.lab
+        self.cancellable = False
+
+    def set_cancellable(self, flag=True):
+        """``TaskHelper.set_cancellable`` / ``set_not_cancellable``."""
+        self.cancellable = bool(flag)
+        if self.task is not None:
+            with self.db.lock:
+                if self.db.exists('task', self.task):
+                    self.db.set('task', self.task,
+                                allowed_operations=['cancel'] if flag else [])
+
+    def cancelling(self):
+        """``TaskHelper.is_cancelling``: ``cancel`` is in the task's current_operations."""
+        if self.task is None:
+            return False
+        with self.db.lock:
+            rec = self.db.tables['task'].get(self.task)
+            return rec is not None and 'cancel' in rec['current_operations'].values()
+
+    def check_cancelled(self):
+        """``TaskHelper.exn_if_cancelling``, only where the operation is cancellable."""
+        if self.cancellable and self.cancelling():
+            raise XapiError('TASK_CANCELLED', self.task)
 
     def sleep(self, xapi_seconds):
-        """Wait ``xapi_seconds`` (scaled); a cancelled task stops with TASK_CANCELLED."""
+        """Wait ``xapi_seconds`` (scaled); a cancellable task stops with TASK_CANCELLED."""
         delay = self.lab.scaled(xapi_seconds)
-        if self.task is None:
+        if self.task is None or not self.cancellable:
             if delay > 0:
-                self.lab.closing.wait(delay)
+                self.lab.clock.wait(self.lab.closing, delay)
             return
-        if self.lab.cancel_event(self.task).wait(delay):
-            raise XapiError('TASK_CANCELLED', self.task)
+        self.check_cancelled()
+        if self.lab.clock.wait(self.lab.cancel_event(self.task), delay):
+            self.check_cancelled()
 
 
 # -- lookup -------------------------------------------------------------------
@@ -214,7 +242,7 @@ def event_from(call, classes, token, timeout):
         timeout = float(timeout)
     except (TypeError, ValueError):
         raise XapiError('FIELD_TYPE_ERROR', 'timeout')
-    return call.db.event_from(classes, str(token), timeout, time.monotonic)
+    return call.db.event_from(classes, str(token), timeout, call.lab.clock)
 
 
 @api('event.inject', 2)

@@ -255,11 +255,12 @@ class Database(object):
     def event_from(self, classes, token, timeout, clock):
         """``event.from``: events after ``token`` matching ``classes``.
 
-        Blocks until at least one event or ``timeout`` seconds (real time).
+        Blocks until at least one event or ``timeout`` seconds of ``clock``
+        (the lab's :mod:`.clock`).
         """
         gen = self.parse_token(token)
         match, subs = self._matcher(classes)
-        deadline = clock() + max(0.0, float(timeout))
+        deadline = clock.monotonic() + max(0.0, float(timeout))
         with self.lock:
             if gen is None:
                 events = []
@@ -273,10 +274,10 @@ class Database(object):
                 return self._result(events, subs)
             while True:
                 events = self._since(gen, match)
-                left = deadline - clock()
+                left = deadline - clock.monotonic()
                 if events or left <= 0:
                     return self._result(events, subs)
-                self.changed.wait(left)
+                clock.wait(self.changed, left)
 
     def _since(self, gen, match):
         latest = collections.OrderedDict()

@@ -71,8 +71,14 @@ def _join(call, address, username, password, force):
             hosts = client.call('host.get_all_records', session)
             pifs = client.call('PIF.get_all_records', session)
             pre_join_checks(call, force, pool_rec, hosts, pifs)
-            call.sleep(lab.timings.join_duration)
             master = lab.host_at(address)
+            # NOTE: step 5, exchange_certificates_on_join, is a waiting pool
+            # op on the master (in the master's own task: the join's task
+            # does not become cancellable).
+            with PoolOp(call, 'exchange_certificates_on_join', db=master.db,
+                        ref=model.new_ref(), cancellable=False):
+                pass
+            call.sleep(lab.timings.join_duration)
             absorb(master.db, host)
         finally:
             try:
@@ -194,13 +200,38 @@ def pre_join_checks(call, force, pool_rec, hosts, pifs):
     # 29-33: certificates, upgrades, SM features are not modelled.
 
 
-def _pool_op_busy(db, pool):
+#: ``xapi_pool_helpers.ml``: a blocking op in progress refuses every other
+#: blocking op at once with its own error; everything else is a waiting op.
+BLOCKING_OPS = {
+    'ha_enable': 'HA_ENABLE_IN_PROGRESS', 'ha_disable': 'HA_DISABLE_IN_PROGRESS',
+    'cluster_create': 'CLUSTER_CREATE_IN_PROGRESS',
+    'designate_new_master': 'DESIGNATE_NEW_MASTER_IN_PROGRESS',
+    'tls_verification_enable': 'TLS_VERIFICATION_ENABLE_IN_PROGRESS',
+    'configure_repositories': 'CONFIGURE_REPOSITORIES_IN_PROGRESS',
+    'sync_updates': 'SYNC_UPDATES_IN_PROGRESS', 'sync_bundle': 'SYNC_BUNDLE_IN_PROGRESS',
+    'apply_updates': 'APPLY_UPDATES_IN_PROGRESS',
+}
+WAITING_OPS = ('cert_refresh', 'exchange_certificates_on_join',
+               'exchange_ca_certificates_on_join', 'copy_primary_host_certs', 'eject',
+               'get_updates', 'exchange_crls_on_join')
+def pool_op_error(db, pool, op):
+    """Why pool operation ``op`` cannot start now, or None.
+
+    As ``compute_valid_operations`` in ``ocaml/xapi/xapi_pool_helpers.ml``:
+    with a blocking op current, blocking ops get its ``*_IN_PROGRESS []`` and
+    waiting ops ``OTHER_OPERATION_IN_PROGRESS``; with only waiting ops
+    current, every op gets ``OTHER_OPERATION_IN_PROGRESS ["pool"; pool; op;
+    op_ref]`` (the waiting op's type and ref only when one is current).
+    """
     ops = db.get('pool', pool)['current_operations']
-    if ops:
-        op_ref, op = next(iter(ops.items()))
-        if op == 'designate_new_master':
-            raise XapiError('DESIGNATE_NEW_MASTER_IN_PROGRESS')
-        raise XapiError('OTHER_OPERATION_IN_PROGRESS', 'pool', pool, op, op_ref)
+    if not ops:
+        return None
+    blocking = next((o for o in ops.values() if o in BLOCKING_OPS), None)
+    waiting = next(((r, o) for r, o in ops.items() if o in WAITING_OPS), None)
+    other = ['pool', pool] + ([waiting[1], waiting[0]] if waiting else [])
+    if blocking is not None and op in BLOCKING_OPS:
+        return XapiError(BLOCKING_OPS[blocking])
+    return XapiError('OTHER_OPERATION_IN_PROGRESS', *other)
 
 
 def absorb(mdb, joiner):
@@ -208,8 +239,6 @@ def absorb(mdb, joiner):
     its metrics, VMs incl. dom0, local SRs, PBDs, PIFs, networks by bridge."""
     jdb = joiner.db
     with mdb.lock, jdb.lock:
-        # exchange_certificates_on_join is a waiting pool op on the master
-        _pool_op_busy(mdb, mdb.pool_ref())
         bridges = {rec['bridge']: ref for ref, rec in mdb.tables['network'].items()}
         net_map = {}
         for ref, rec in jdb.tables['network'].items():
@@ -243,21 +272,54 @@ def _fields(rec):
 
 
 # -- eject --------------------------------------------------------------------
-class _PoolOp(object):
-    """``with_pool_operation``: a pool op in ``current_operations`` while it runs."""
+class PoolOp(object):
+    """``with_pool_operation``: a pool op in ``current_operations`` while it runs.
 
-    def __init__(self, call, op):
-        self.db, self.op = call.db, op
-        self.ref = call.task or model.new_ref()
+    Entering is xapi's ``Helpers.retry_with_global_lock``
+    (``ocaml/xapi/helpers.ml``): the task becomes cancellable, and an
+    ``OTHER_OPERATION_IN_PROGRESS`` is waited out (woken when the pool
+    changes) for up to ``Timings.lock_max_wait`` (``Policy.standard``: two
+    hours) xapi seconds, then raised; any
+    other refusal (a blocking op's ``*_IN_PROGRESS``) is raised at once. A
+    ``task.cancel`` while queued ends the task ``TASK_CANCELLED``.
+
+    :param db: the database whose pool is locked (default: the call's).
+    :param ref: the key in ``current_operations`` (default: the call's task).
+    """
+
+    def __init__(self, call, op, db=None, ref=None, cancellable=True):
+        self.call, self.op = call, op
+        self.db = call.db if db is None else db
+        self.ref = ref or call.task or model.new_ref()
+        self.cancellable = cancellable
 
     def __enter__(self):
-        with self.db.lock:
-            pool = self.db.pool_ref()
-            _pool_op_busy(self.db, pool)
-            ops = dict(self.db.get('pool', pool)['current_operations'])
+        call, db = self.call, self.db
+        if self.cancellable:
+            call.set_cancellable(True)
+        clock = call.lab.clock
+        deadline = clock.monotonic() + call.lab.scaled(call.lab.timings.lock_max_wait)
+        with db.lock:
+            while True:
+                if self.cancellable:
+                    call.check_cancelled()
+                pool = db.pool_ref()
+                error = pool_op_error(db, pool, self.op)
+                if error is None:
+                    break
+                left = deadline - clock.monotonic()
+                if error.code != 'OTHER_OPERATION_IN_PROGRESS' or left <= 0 \
+                        or call.lab.closing.is_set():
+                    raise error
+                # NOTE: Early_wakeup: the op in progress wakes us on its way out.
+                clock.wait(db.changed, min(left, 0.5))
+            ops = dict(db.get('pool', pool)['current_operations'])
             ops[self.ref] = self.op
-            self.db.set('pool', pool, current_operations=ops)
+            db.set('pool', pool, current_operations=ops)
             self.pool = pool
+        # NOTE: xapi leaves the task's allowed_operations at [cancel], but
+        # nothing after the lock looks at a cancel any more.
+        call.cancellable = False
         return self
 
     def __exit__(self, *exc):
@@ -291,7 +353,7 @@ def _forward_target(call, host_ref):
 def pool_eject(call, host_ref):
     db, lab = call.db, call.lab
     db.get('host', host_ref)
-    with _PoolOp(call, 'eject'):
+    with PoolOp(call, 'eject'):
         target = _forward_target(call, host_ref)
         if target.is_master:
             raise XapiError('INTERNAL_ERROR', 'Xapi_pool.Cannot_eject_master')
@@ -334,7 +396,7 @@ def forget_host(db, host_ref):
 def designate_new_master(call, host_ref):
     db, lab = call.db, call.lab
     db.get('host', host_ref)
-    with _PoolOp(call, 'designate_new_master'):
+    with PoolOp(call, 'designate_new_master'):
         target = _forward_target(call, host_ref)
         if target.is_master:
             return ''

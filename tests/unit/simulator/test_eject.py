@@ -49,24 +49,6 @@ def test_cannot_contact_host(lab):
         'CANNOT_CONTACT_HOST', lab.hosts[1].ref]
 
 
-def test_other_operation_in_progress(make_lab):
-    lab = make_lab(3, timings=Timings(eject_duration=500))    # 1 s
-    join(lab, 1)
-    join(lab, 2)
-    m = sdk(lab.hosts[0])
-    task = m.xenapi.Async.pool.eject(lab.hosts[1].ref)
-    pool = m.xenapi.pool.get_all()[0]
-    assert lab.wait_until(lambda: m.xenapi.pool.get_current_operations(pool))
-    assert failure(m.xenapi.pool.eject, lab.hosts[2].ref) == [
-        'OTHER_OPERATION_IN_PROGRESS', 'pool', pool, 'eject', task]
-    assert failure(m.xenapi.pool.designate_new_master, lab.hosts[2].ref) == [
-        'OTHER_OPERATION_IN_PROGRESS', 'pool', pool, 'eject', task]
-    m.xenapi.task.cancel(task)
-    assert lab.wait_until(lambda: m.xenapi.task.get_status(task) == 'cancelled')
-    assert m.xenapi.pool.get_current_operations(pool) == {}
-    assert len(m.xenapi.host.get_all()) == 3      # cancelled before it took effect
-
-
 def test_eject_lifecycle(make_lab):
     lab = make_lab(2, specs={1: {'vms': [VMSpec('local-vm')]}},
                    timings=Timings(eject_reboot=100))
