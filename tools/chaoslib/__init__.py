@@ -1,0 +1,1 @@
+"""The randomized crash campaign behind ``tools/chaos.py``."""
