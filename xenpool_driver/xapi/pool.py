@@ -32,6 +32,7 @@ from oslo_log import log as logging
 from xenpool_driver import exception
 from xenpool_driver.xapi import host as host_mod
 from xenpool_driver.xapi import preflight as preflight_mod
+from xenpool_driver.xapi import tasks as tasks_mod
 from xenpool_driver.xapi.host import HostInfo  # noqa: F401  (public name)
 
 LOG = logging.getLogger(__name__)
@@ -206,6 +207,13 @@ def join(joiner, master, master_address, username, password, force=False,
         joiner.call_async(method, master_address, username, password,
                           timeout=timeout or joiner.settings.task_timeout,
                           on_progress=on_progress)
+    except exception.XapiTimeout as error:
+        if not getattr(error, 'still_running', False):
+            if not _joined(master, joiner_uuid):
+                raise
+        else:
+            failure = follow_outlived(joiner, error, method,
+                                      lambda: _joined(master, joiner_uuid))
     except (exception.XapiUnavailable, exception.XapiError) as error:
         if not _joined(master, joiner_uuid):
             raise
@@ -219,6 +227,75 @@ def join(joiner, master, master_address, username, password, force=False,
     except exception.XapiTimeout as timed_out:
         # NOTE: keep the join's own error visible when the host never came up.
         raise timed_out from failure
+
+
+def follow_outlived(session, timed_out, method, reached):
+    """After ``task_timeout``: follow a task xapi cannot cancel to reality.
+
+    Join, eject and designate run to their end whatever ``task.cancel``
+    says (``xapi_pool.ml``), so the timeout decides nothing: wait, driven by
+    ``event.from`` and bounded by ``live_timeout``, until the goal is
+    reached (``reached()`` re-reads the master) or the task has ended, and
+    report what happened.
+
+    :param session: the :class:`XapiSession` that made the task.
+    :param timed_out: the task's :class:`XapiTimeout` (``task_ref`` set).
+    :param reached: callable: True once the operation's goal is real.
+    :returns: ``timed_out`` (kept as context) when the goal was reached.
+    :raises XapiError: the task ended with xapi's error, goal not reached.
+    :raises XapiUnavailable: the task vanished and the goal is not reached
+        (``maybe_applied``).
+    :raises XapiTimeout: still running after the bound: it may still
+        complete (``still_running=True``).
+    """
+    task_ref = timed_out.task_ref
+
+    def check():
+        if reached():
+            return 'reached', None
+        try:
+            record = session.call('task.get_record', task_ref)
+        except exception.XapiError as error:
+            if error.code in ('HANDLE_INVALID', 'SESSION_INVALID'):
+                return 'gone', None      # NOTE: its xapi restarted
+            raise
+        if record.get('status') in tasks_mod.PENDING:
+            return None
+        return 'ended', record
+
+    LOG.info('Following task %s of %s after its timeout', task_ref, method)
+    try:
+        state, record = session.wait_for(
+            ['task'], check, session.settings.live_timeout,
+            'task %s (%s) to end' % (task_ref, method))
+    except exception.XapiTimeout as still:
+        still.task_ref, still.still_running = task_ref, True
+        raise still from timed_out
+    if state == 'ended':
+        try:
+            session.call('task.destroy', task_ref)
+        except exception.XenPoolError:
+            pass
+        if record.get('status') == 'cancelled' and not reached():
+            # NOTE: only a task still queued for the pool lock honours our
+            # cancel (helpers.ml): nothing was done.
+            err = exception.XapiTimeout(
+                session.url, 'task %s (%s) did not start in time (queued behind '
+                'another pool operation) and was cancelled' % (task_ref, method),
+                method=method, maybe_applied=False)
+            err.kind = getattr(timed_out, 'kind', None)
+            raise err from timed_out
+        try:
+            tasks_mod.outcome(record, task_ref, method, session.url)
+        except exception.XapiError:
+            if not reached():
+                raise
+        return timed_out
+    if state == 'gone' and not reached():
+        raise exception.XapiUnavailable(
+            session.url, 'task %s (%s) lost after its timeout' % (task_ref, method),
+            method=method, maybe_applied=True) from timed_out
+    return timed_out
 
 
 def _joined(master, joiner_uuid):
@@ -309,6 +386,13 @@ def eject(master, host_uuid, force=False, on_progress=None, timeout=None):
         master.call_async('pool.eject', host_ref,
                           timeout=timeout or master.settings.task_timeout,
                           on_progress=on_progress)
+    except exception.XapiTimeout as error:
+        if not getattr(error, 'still_running', False):
+            if not _gone(master, host_uuid):
+                raise
+        else:
+            follow_outlived(master, error, 'pool.eject',
+                            lambda: _gone(master, host_uuid))
     except (exception.XapiUnavailable, exception.XapiError) as error:
         if not _gone(master, host_uuid):
             raise

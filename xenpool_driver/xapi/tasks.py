@@ -13,6 +13,14 @@ The sequence (see xapi-reference.md 3.4/3.5):
    :class:`~xenpool_driver.exception.XapiTimeout`;
 4. the task is destroyed (best effort) once read.
 
+Join, eject and designate_new_master cannot be cancelled (``xapi_pool.ml``
+has no cancellation point in them; ``xapi_task.ml`` only records the
+request, and ``helpers.ml`` honours it only while the operation queues for
+the pool lock). After their timeout the task is therefore asked to cancel
+but neither destroyed nor believed cancelled: the :class:`XapiTimeout`
+carries ``task_ref`` and ``still_running=True`` so that the caller follows
+the task and re-reads reality (:mod:`.pool`).
+
 Tasks vanish when xapi restarts: a task that disappears, or a connection
 lost while waiting, means the outcome is unknown -> ``XapiUnavailable`` with
 ``maybe_applied=True`` (the caller re-reads reality).
@@ -38,6 +46,11 @@ _LOST_CODES = ('HANDLE_INVALID', 'SESSION_INVALID',
                'EVENT_FROM_TOKEN_PARSE_FAILURE', 'EVENTS_LOST')
 
 _DELETED = object()
+
+#: Messages whose task runs to its end whatever ``task.cancel`` says
+#: (``ocaml/xapi/xapi_pool.ml``, ``taskHelper.ml``).
+UNCANCELLABLE = frozenset({'pool.join', 'pool.join_force', 'pool.eject',
+                           'pool.designate_new_master'})
 
 
 class _Deadline(Exception):
@@ -164,6 +177,26 @@ def outcome(record, task_ref, method, host):
     raise exception.XapiError(info[0], info[1:], method=method, host=host)
 
 
+def _still_running(xs, task_ref, method):
+    """The timeout of a task xapi cannot cancel: it goes on (or ends) alone.
+
+    NOTE: ``task.cancel`` is still sent: a queued eject or designate (waiting
+    for the pool lock) honours it; anything else ignores it. The task is
+    kept for the caller to follow.
+    """
+    LOG.warning('Task %s (%s) did not finish in time; xapi cannot cancel it: '
+                'it may still complete', task_ref, method)
+    _best_effort(xs, 'task.cancel', task_ref)
+    err = exception.XapiTimeout(
+        xs.url, 'task %s did not finish in time; %s cannot be cancelled: it '
+        'may still complete' % (task_ref, method), method=method,
+        maybe_applied=True)
+    err.kind = errors.TIMEOUT
+    err.task_ref = task_ref
+    err.still_running = True
+    return err
+
+
 def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
     """Wait for ``task_ref`` (made by ``Async.<method>``) and return its result.
 
@@ -175,13 +208,16 @@ def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
     :param on_progress: called with progress 0.0..1.0 when it changes.
     :returns: the decoded task result.
     :raises XapiError: the task failed or was cancelled.
-    :raises XapiTimeout: out of time; the task was cancelled
-        (``maybe_applied=True``).
+    :raises XapiTimeout: out of time (``maybe_applied=True``); the task was
+        cancelled, except for :data:`UNCANCELLABLE` messages, whose error
+        carries ``task_ref`` and ``still_running=True`` (the task goes on).
     :raises XapiUnavailable: xapi was lost while waiting (``maybe_applied``).
     """
     try:
         record = _wait(xs, task_ref, deadline, clock, on_progress)
     except _Deadline:
+        if method in UNCANCELLABLE:
+            raise _still_running(xs, task_ref, method) from None
         LOG.warning('Task %s (%s) did not finish in time; cancelling',
                     task_ref, method)
         _best_effort(xs, 'task.cancel', task_ref)

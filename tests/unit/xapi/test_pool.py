@@ -535,3 +535,72 @@ def test_designate_with_the_callers_snapshot_skips_its_own_read(master, master_f
     pool.designate_new_master(master, 'slave', membership=members)
     snap = ['pool.get_all_records', 'host.get_all_records', 'host_metrics.get_all_records']
     assert calls(master) == ['pool.designate_new_master'] + snap * 2
+
+
+# --- after task_timeout: join and eject cannot be cancelled (xapi_pool.ml) ------------
+
+TASK = 'OpaqueRef:task-1'
+
+
+def _outlived(method):
+    err = exception.XapiTimeout(JOINER_ADDR, 'task did not finish in time',
+                                method=method, maybe_applied=True)
+    err.task_ref, err.still_running = TASK, True
+    return err
+
+
+def _task(status, error_info=()):
+    return {'status': status, 'result': '', 'error_info': list(error_info)}
+
+
+def test_join_outliving_its_timeout_is_followed_until_the_host_joined(
+        master, master_fake, joiner, joiner_fake):
+    joiner.call_async.side_effect = _outlived('pool.join')
+    joiner_fake.overrides['task.get_record'] = lambda ref: _task('pending')
+    # the task goes on: the joiner reaches the master's DB, then restarts live
+    joiner.between_events = [lambda: _joins(master_fake)('pool.join')]
+    master.between_events = [_restart(master_fake)]
+    info = pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+    assert info.uuid == 'joiner' and info.live
+    assert joiner.call_async.call_count == 1      # never repeated
+    assert joiner.wait_for.call_args.args[0] == ['task']
+
+
+def test_join_outliving_its_timeout_that_then_fails_raises_xapis_error(master, joiner,
+                                                                       joiner_fake):
+    joiner.call_async.side_effect = _outlived('pool.join')
+    joiner_fake.overrides['task.get_record'] = lambda ref: _task(
+        'failure', ['JOINING_HOST_CONNECTION_FAILED'])
+    joiner_fake.overrides['task.destroy'] = lambda ref: ''
+    with pytest.raises(exception.XapiError) as err:
+        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+    assert err.value.code == 'JOINING_HOST_CONNECTION_FAILED'
+    assert 'task.destroy' in calls(joiner)
+
+
+def test_join_still_running_after_the_bound_says_so(master, joiner, joiner_fake):
+    joiner.call_async.side_effect = _outlived('pool.join')
+    joiner_fake.overrides['task.get_record'] = lambda ref: _task('pending')
+    with pytest.raises(exception.XapiTimeout) as err:
+        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+    assert err.value.still_running is True and err.value.task_ref == TASK
+
+
+def test_eject_queued_then_cancelled_after_its_timeout_changed_nothing(master,
+                                                                       master_fake):
+    master.call_async.side_effect = _outlived('pool.eject')
+    master_fake.overrides['task.get_record'] = lambda ref: _task(
+        'cancelled', ['TASK_CANCELLED', TASK])
+    master_fake.overrides['task.destroy'] = lambda ref: ''
+    with pytest.raises(exception.XapiTimeout) as err:
+        pool.eject(master, 'slave')
+    assert 'queued behind another pool operation' in str(err.value)
+    assert err.value.maybe_applied is False
+
+
+def test_eject_outliving_its_timeout_that_completes_succeeds(master, master_fake):
+    master.call_async.side_effect = _outlived('pool.eject')
+    master_fake.overrides['task.get_record'] = lambda ref: _task('pending')
+    master.between_events = [lambda: master_fake.remove_host('slave')]
+    assert pool.eject(master, 'slave') is True
+    assert master.call_async.call_count == 1

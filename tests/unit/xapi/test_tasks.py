@@ -258,3 +258,24 @@ def test_restart_wait_backs_off_briefly():
     # NOTE: the restart is expected and cannot be seen through events: a long
     # back-off would only delay noticing the host is back
     assert [retry.RESTART_WAIT.backoff(i) for i in range(5)] == [0.1, 0.2, 0.25, 0.25, 0.25]
+
+
+@pytest.mark.parametrize('method, kept', [
+    ('pool.join', True), ('pool.join_force', True), ('pool.eject', True),
+    ('pool.designate_new_master', True), ('host.disable', False)])
+def test_timeout_of_an_uncancellable_task_keeps_it_running(fake, xs, clock, method, kept):
+    # xapi_pool.ml: join, eject and designate run to their end whatever
+    # task.cancel says; their task is kept for the caller to follow.
+    fake.on('Async.' + method, TASK)
+
+    def wait(url, classes, token, timeout):
+        clock.now += timeout
+        return batch('t1', task())
+    fake.on('event_from', wait)
+    with pytest.raises(exception.XapiTimeout) as info:
+        xs.call_async(method, 'x', timeout=10.0)
+    assert 'task.cancel' in fake.methods()
+    assert ('task.destroy' in fake.methods()) is not kept
+    assert getattr(info.value, 'still_running', False) is kept
+    assert getattr(info.value, 'task_ref', None) == (TASK if kept else None)
+    assert info.value.maybe_applied is True
