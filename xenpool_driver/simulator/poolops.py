@@ -79,7 +79,7 @@ def _join(call, address, username, password, force):
                         ref=model.new_ref(), cancellable=False):
                 pass
             call.sleep(lab.timings.join_duration)
-            absorb(master.db, host)
+            new_ref = absorb(master.db, host)
         finally:
             try:
                 client.call('session.logout', session)
@@ -87,8 +87,10 @@ def _join(call, address, username, password, force):
                 pass
     finally:
         client.close()
-    host.db.destroy('pool', host.db.pool_ref())
-    lab.after(lab.timings.fuse, lambda: lab.become_slave(host, master, address))
+    # NOTE: xapi_fuse.ml: the joiner keeps its own database, pool object
+    # included, and answers from it until its xapi restarts as a slave.
+    host.joined = True
+    lab.after(lab.timings.fuse, lambda: lab.become_slave(host, master, address, new_ref))
     return ''
 
 
@@ -102,9 +104,9 @@ def _mgmt_pif(pifs, host_ref):
 def pre_join_checks(call, force, pool_rec, hosts, pifs):
     """xapi's ``pre_join_checks`` in order (the ones the simulator models)."""
     host, db = call.host, call.db
-    if not db.exists('pool', db.pool_ref()):
+    if host.joined:
         # NOTE: simplification: a join repeated during the restart fuse of a
-        # successful one (the joiner's pool object is already gone).
+        # successful one.
         raise XapiError('OPERATION_NOT_ALLOWED', 'Host is already part of a pool')
     me = db.record('host', host.ref)
     my_pool = db.get('pool', db.pool_ref())
@@ -236,34 +238,53 @@ def pool_op_error(db, pool, op):
 
 def absorb(mdb, joiner):
     """The master's database gains the joiner: host (disabled, not live),
-    its metrics, VMs incl. dom0, local SRs, PBDs, PIFs, networks by bridge."""
+    its metrics, VMs incl. dom0, local SRs, PBDs, PIFs, networks by bridge.
+
+    As ``create_or_get_*_on_master`` in ``ocaml/xapi/xapi_pool.ml``: every
+    record is created anew on the master (``Host.create``, ``SR.introduce``,
+    ``PIF.pool_introduce``, the metadata import): NEW refs, the SAME uuids;
+    the references between them are re-pointed.
+
+    :returns: the joiner's new host ref in the master's database.
+    """
     jdb = joiner.db
     with mdb.lock, jdb.lock:
+        refs = {model.NULL: model.NULL}
+
+        def new(cls, old, **fields):
+            refs[old] = mdb.create(cls, **fields)
+            return refs[old]
+
         bridges = {rec['bridge']: ref for ref, rec in mdb.tables['network'].items()}
-        net_map = {}
         for ref, rec in jdb.tables['network'].items():
             if rec['bridge'] in bridges:
-                net_map[ref] = bridges[rec['bridge']]
+                refs[ref] = bridges[rec['bridge']]
             else:
-                net_map[ref] = mdb.create('network', ref=ref, **_fields(rec))
+                new('network', ref, **_fields(rec))
         tools = [r for r, s in mdb.tables['SR'].items() if s['is_tools_sr']]
-        sr_map = {}
         for ref, rec in jdb.tables['SR'].items():
             if rec['is_tools_sr'] and tools:
-                sr_map[ref] = tools[0]
+                refs[ref] = tools[0]
             else:
-                sr_map[ref] = mdb.create('SR', ref=ref, **dict(_fields(rec), shared=False))
+                new('SR', ref, **dict(_fields(rec), shared=False))
         hrec = jdb.get('host', joiner.ref)
-        mdb.create('host_metrics', ref=hrec['metrics'],
-                   **dict(_fields(jdb.get('host_metrics', hrec['metrics'])), live=False))
-        mdb.create('host', ref=joiner.ref, **dict(_fields(hrec), enabled=False,
-                                                  allowed_operations=[]))
+        new('host_metrics', hrec['metrics'],
+            **dict(_fields(jdb.get('host_metrics', hrec['metrics'])), live=False))
+        host = new('host', joiner.ref, **dict(_fields(hrec), enabled=False,
+                                              allowed_operations=[],
+                                              metrics=refs[hrec['metrics']],
+                                              control_domain=model.NULL))
         for ref, rec in jdb.tables['PIF'].items():
-            mdb.create('PIF', ref=ref, **dict(_fields(rec), network=net_map[rec['network']]))
+            new('PIF', ref, **dict(_fields(rec), host=refs[rec['host']],
+                                   network=refs[rec['network']]))
         for ref, rec in jdb.tables['PBD'].items():
-            mdb.create('PBD', ref=ref, **dict(_fields(rec), SR=sr_map[rec['SR']]))
+            new('PBD', ref, **dict(_fields(rec), host=refs[rec['host']], SR=refs[rec['SR']]))
         for ref, rec in jdb.tables['VM'].items():
-            mdb.create('VM', ref=ref, **_fields(rec))
+            new('VM', ref, **dict(_fields(rec), resident_on=refs.get(rec['resident_on'],
+                                                                     model.NULL),
+                                  affinity=refs.get(rec['affinity'], model.NULL)))
+        mdb.set('host', host, control_domain=refs.get(hrec['control_domain'], model.NULL))
+        return host
 
 
 def _fields(rec):
@@ -271,7 +292,6 @@ def _fields(rec):
     return copy.deepcopy(rec)
 
 
-# -- eject --------------------------------------------------------------------
 class PoolOp(object):
     """``with_pool_operation``: a pool op in ``current_operations`` while it runs.
 
@@ -403,7 +423,6 @@ def designate_new_master(call, host_ref):
         if db.get('pool', db.pool_ref())['ha_enabled']:
             raise XapiError('HA_IS_ENABLED')
         call.sleep(lab.timings.designate_duration)
-        db.set('pool', db.pool_ref(), master=host_ref)
     lab.after(lab.timings.fuse, lambda: lab.switch_master(db, target))
     return ''
 
@@ -412,7 +431,12 @@ def designate_new_master(call, host_ref):
 def host_destroy(call, host_ref):
     db = call.db
     db.get('host', host_ref)
-    if host_ref == call.host.ref or _live(db, host_ref):
+    # NOTE: xapi_host.ml is_host_alive: a host the database says is live
+    # is asked; one that does not answer is dead, whatever host_metrics say.
+    target = call.lab.host_by_ref(host_ref)
+    alive = (_live(db, host_ref) and target is not None
+             and call.lab.reachable(call.host, target))
+    if alive or host_ref == call.host.ref:
         raise XapiError('HOST_IS_LIVE', host_ref)
     if db.get('pool', db.pool_ref())['ha_enabled']:
         raise XapiError('HA_IS_ENABLED')
