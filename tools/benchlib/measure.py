@@ -171,7 +171,6 @@ def detection(n, scale, latency_ms, seed=1, poll_interval=POLL_INTERVAL,
     rng = random.Random(seed)
     with in_process_lab(1, scale, latency_ms) as lab:
         h = lab.hosts[0]
-        h.faults.add('hang', 'host.disable', times=None)
         settings = xsession.SessionSettings(
             username=lab.username, password=lab.password, call_timeout=CEILING,
             task_timeout=CEILING)
@@ -182,6 +181,9 @@ def detection(n, scale, latency_ms, seed=1, poll_interval=POLL_INTERVAL,
         delays = {'ours': [], 'poller': []}
         try:
             for _ in range(n):
+                # NOTE: a hang holds both tasks until released (xapi cannot
+                # cancel them either); one rule per round, released below.
+                rule = h.faults.add('hang', 'host.disable', times=2)
                 refs = {'ours': ours.call('Async.host.disable', host_ref),
                         'poller': peer.call('Async.host.disable', host_ref)}
                 returned = {}
@@ -203,8 +205,7 @@ def detection(n, scale, latency_ms, seed=1, poll_interval=POLL_INTERVAL,
                 for t in threads:
                     t.start()
                 time.sleep(rng.uniform(*finish_after))
-                for ref in refs.values():
-                    lab.cancel_event(ref).set()
+                rule.release()
                 for t in threads:
                     t.join(CEILING)
                 for key, ref in refs.items():
