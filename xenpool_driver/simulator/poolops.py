@@ -79,7 +79,7 @@ def _join(call, address, username, password, force):
                         ref=model.new_ref(), cancellable=False):
                 pass
             call.sleep(lab.timings.join_duration)
-            new_ref = absorb(master.db, host)
+            absorb(master.db, host)
         finally:
             try:
                 client.call('session.logout', session)
@@ -87,10 +87,8 @@ def _join(call, address, username, password, force):
                 pass
     finally:
         client.close()
-    # NOTE: xapi_fuse.ml: the joiner keeps its own database, pool object
-    # included, and answers from it until its xapi restarts as a slave.
-    host.joined = True
-    lab.after(lab.timings.fuse, lambda: lab.become_slave(host, master, address, new_ref))
+    host.db.destroy('pool', host.db.pool_ref())
+    lab.after(lab.timings.fuse, lambda: lab.become_slave(host, master, address))
     return ''
 
 
@@ -104,9 +102,9 @@ def _mgmt_pif(pifs, host_ref):
 def pre_join_checks(call, force, pool_rec, hosts, pifs):
     """xapi's ``pre_join_checks`` in order (the ones the simulator models)."""
     host, db = call.host, call.db
-    if host.joined:
+    if not db.exists('pool', db.pool_ref()):
         # NOTE: simplification: a join repeated during the restart fuse of a
-        # successful one.
+        # successful one (the joiner's pool object is already gone).
         raise XapiError('OPERATION_NOT_ALLOWED', 'Host is already part of a pool')
     me = db.record('host', host.ref)
     my_pool = db.get('pool', db.pool_ref())
@@ -238,53 +236,34 @@ def pool_op_error(db, pool, op):
 
 def absorb(mdb, joiner):
     """The master's database gains the joiner: host (disabled, not live),
-    its metrics, VMs incl. dom0, local SRs, PBDs, PIFs, networks by bridge.
-
-    As ``create_or_get_*_on_master`` in ``ocaml/xapi/xapi_pool.ml``: every
-    record is created anew on the master (``Host.create``, ``SR.introduce``,
-    ``PIF.pool_introduce``, the metadata import): NEW refs, the SAME uuids;
-    the references between them are re-pointed.
-
-    :returns: the joiner's new host ref in the master's database.
-    """
+    its metrics, VMs incl. dom0, local SRs, PBDs, PIFs, networks by bridge."""
     jdb = joiner.db
     with mdb.lock, jdb.lock:
-        refs = {model.NULL: model.NULL}
-
-        def new(cls, old, **fields):
-            refs[old] = mdb.create(cls, **fields)
-            return refs[old]
-
         bridges = {rec['bridge']: ref for ref, rec in mdb.tables['network'].items()}
+        net_map = {}
         for ref, rec in jdb.tables['network'].items():
             if rec['bridge'] in bridges:
-                refs[ref] = bridges[rec['bridge']]
+                net_map[ref] = bridges[rec['bridge']]
             else:
-                new('network', ref, **_fields(rec))
+                net_map[ref] = mdb.create('network', ref=ref, **_fields(rec))
         tools = [r for r, s in mdb.tables['SR'].items() if s['is_tools_sr']]
+        sr_map = {}
         for ref, rec in jdb.tables['SR'].items():
             if rec['is_tools_sr'] and tools:
-                refs[ref] = tools[0]
+                sr_map[ref] = tools[0]
             else:
-                new('SR', ref, **dict(_fields(rec), shared=False))
+                sr_map[ref] = mdb.create('SR', ref=ref, **dict(_fields(rec), shared=False))
         hrec = jdb.get('host', joiner.ref)
-        new('host_metrics', hrec['metrics'],
-            **dict(_fields(jdb.get('host_metrics', hrec['metrics'])), live=False))
-        host = new('host', joiner.ref, **dict(_fields(hrec), enabled=False,
-                                              allowed_operations=[],
-                                              metrics=refs[hrec['metrics']],
-                                              control_domain=model.NULL))
+        mdb.create('host_metrics', ref=hrec['metrics'],
+                   **dict(_fields(jdb.get('host_metrics', hrec['metrics'])), live=False))
+        mdb.create('host', ref=joiner.ref, **dict(_fields(hrec), enabled=False,
+                                                  allowed_operations=[]))
         for ref, rec in jdb.tables['PIF'].items():
-            new('PIF', ref, **dict(_fields(rec), host=refs[rec['host']],
-                                   network=refs[rec['network']]))
+            mdb.create('PIF', ref=ref, **dict(_fields(rec), network=net_map[rec['network']]))
         for ref, rec in jdb.tables['PBD'].items():
-            new('PBD', ref, **dict(_fields(rec), host=refs[rec['host']], SR=refs[rec['SR']]))
+            mdb.create('PBD', ref=ref, **dict(_fields(rec), SR=sr_map[rec['SR']]))
         for ref, rec in jdb.tables['VM'].items():
-            new('VM', ref, **dict(_fields(rec), resident_on=refs.get(rec['resident_on'],
-                                                                     model.NULL),
-                                  affinity=refs.get(rec['affinity'], model.NULL)))
-        mdb.set('host', host, control_domain=refs.get(hrec['control_domain'], model.NULL))
-        return host
+            mdb.create('VM', ref=ref, **_fields(rec))
 
 
 def _fields(rec):
@@ -292,6 +271,7 @@ def _fields(rec):
     return copy.deepcopy(rec)
 
 
+# -- eject --------------------------------------------------------------------
 class PoolOp(object):
     """``with_pool_operation``: a pool op in ``current_operations`` while it runs.
 
@@ -423,6 +403,7 @@ def designate_new_master(call, host_ref):
         if db.get('pool', db.pool_ref())['ha_enabled']:
             raise XapiError('HA_IS_ENABLED')
         call.sleep(lab.timings.designate_duration)
+        db.set('pool', db.pool_ref(), master=host_ref)
     lab.after(lab.timings.fuse, lambda: lab.switch_master(db, target))
     return ''
 
@@ -431,12 +412,7 @@ def designate_new_master(call, host_ref):
 def host_destroy(call, host_ref):
     db = call.db
     db.get('host', host_ref)
-    # NOTE: xapi_host.ml is_host_alive: a host the database says is live
-    # is asked; one that does not answer is dead, whatever host_metrics say.
-    target = call.lab.host_by_ref(host_ref)
-    alive = (_live(db, host_ref) and target is not None
-             and call.lab.reachable(call.host, target))
-    if alive or host_ref == call.host.ref:
+    if host_ref == call.host.ref or _live(db, host_ref):
         raise XapiError('HOST_IS_LIVE', host_ref)
     if db.get('pool', db.pool_ref())['ha_enabled']:
         raise XapiError('HA_IS_ENABLED')
