@@ -130,10 +130,9 @@ class XenPoolDriver:
     def _pop_refusal(self, aggregate, host):
         key = (getattr(aggregate, 'id', None), host)
         with self._refused_lock:
-            if key in self._refused:
-                self._refused.discard(key)
-                return True
-        return False
+            refused = key in self._refused
+            self._refused.discard(key)
+        return refused
 
     def undo_aggregate_operation(self, context, op, aggregate, host,
                                  set_error=True):
@@ -165,4 +164,3 @@ class XenPoolDriver:
         :returns: :class:`~.reconcile.ReconcileReport`.
         """
         return self.workflow.reconcile(aggregate)
-

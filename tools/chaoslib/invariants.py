@@ -25,7 +25,6 @@ def check_all(lab, store, aggs, threshold=3):
     lab.settle(timeout=30)
     masters, slaves, problems = harness.read_lab(lab)
     by_name = {h.name: h for h in lab.hosts}
-    by_address = {h.address: h for h in lab.hosts}
     owners = {}
     for agg in aggs:
         agg.refresh()
@@ -45,13 +44,7 @@ def check_all(lab, store, aggs, threshold=3):
         if len(view['members']) > 1 and name not in pooled:
             problems.append('%s masters a pool of %d that no aggregate records'
                             % (name, len(view['members'])))
-    for name, address in sorted(slaves.items()):
-        master = by_address.get(address)
-        view = masters.get(master.name) if master else None
-        if view is None or by_name[name].uuid not in view['members']:
-            problems.append('%s is a slave of %s, which does not list it'
-                            % (name, address))
-    return problems
+    return problems + harness.stranded_slaves(lab, masters, slaves)
 
 
 def _check_aggregate(agg, masters, by_name, threshold):

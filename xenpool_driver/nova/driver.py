@@ -90,7 +90,6 @@ class XenPoolComputeDriver(nova_driver.ComputeDriver):
             own rule (Nova puts the host back, no error counted).
         :raises nova.exception.AggregateError: any other failure.
         """
-        kwargs.pop('slave_info', None)  # NOTE: Nova passes it; eject needs none
         with self._locks[aggregate.id]:
             try:
                 self.pool.remove_from_aggregate(context, aggregate, host,

@@ -28,9 +28,9 @@ def xapi_details(exc):
     """``(code, params)`` of an error xapi answered, else ``(None, [])``."""
     if isinstance(exc, exception.XapiError):
         return exc.code, list(exc.params)
-    codes = getattr(exc, 'codes', None)
-    if codes:  # NOTE: a preflight refusal: every code xapi would raise
-        return codes[0], [str(m) for m in exc.mismatches]
+    if isinstance(exc, exception.PreflightFailed) and exc.mismatches:
+        # NOTE: a preflight refusal: the first code xapi would raise
+        return exc.codes[0], [str(m) for m in exc.mismatches]
     return None, []
 
 

@@ -150,6 +150,20 @@ def read_lab(lab):
     return masters, slaves, problems
 
 
+def stranded_slaves(lab, masters, slaves):
+    """Slaves (from :func:`read_lab`) that the master they name does not list."""
+    by_name = {h.name: h for h in lab.hosts}
+    by_address = {h.address: h for h in lab.hosts}
+    problems = []
+    for name, address in sorted(slaves.items()):
+        master = by_address.get(address)
+        view = masters.get(master.name) if master else None
+        if view is None or by_name[name].uuid not in view['members']:
+            problems.append('%s is a slave of %s, which does not list it'
+                            % (name, address))
+    return problems
+
+
 def check(lab, agg, threshold=3):
     """Every disagreement between ``agg``'s metadata and the lab (empty: OK).
 
@@ -178,13 +192,7 @@ def check(lab, agg, threshold=3):
     masters, slaves, bad = read_lab(lab)
     problems += bad
     by_name = {h.name: h for h in lab.hosts}
-    by_address = {h.address: h for h in lab.hosts}
-    for name, address in sorted(slaves.items()):
-        master = by_address.get(address)
-        view = masters.get(master.name) if master else None
-        if view is None or by_name[name].uuid not in view['members']:
-            problems.append('%s is a slave of %s, which does not list it'
-                            % (name, address))
+    problems += stranded_slaves(lab, masters, slaves)
     pooled = set()
     if recorded:
         master_name = md.get(bk.MASTER_COMPUTE)

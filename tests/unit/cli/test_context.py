@@ -7,14 +7,7 @@ from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.cli import commands
 from xenpool_driver.cli import context as context_mod
-
-
-def _busy_timeout_ms(store):
-    raw = store._engine.raw_connection()
-    try:
-        return raw.cursor().execute('PRAGMA busy_timeout').fetchone()[0]
-    finally:
-        raw.close()
+from tests.unit.store import busy_timeout_ms
 
 
 @pytest.mark.parametrize('url', [
@@ -50,7 +43,7 @@ def test_context_honours_the_store_busy_timeout(tmp_path):
                                 'aggregate', 'list'])
     ctx = context_mod.Context(conf, store_url='sqlite:///%s' % (tmp_path / 's.sqlite'))
     try:
-        assert _busy_timeout_ms(ctx.store) == 2500
+        assert busy_timeout_ms(ctx.store) == 2500
     finally:
         ctx.close()
 

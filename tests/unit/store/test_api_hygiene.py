@@ -9,16 +9,9 @@ from tests import passwords
 from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.store import api as store_api
+from tests.unit.store import busy_timeout_ms
 
 RESERVED = sorted(bk.RESERVED_KEYS)
-
-
-def _busy_timeout_ms(store):
-    raw = store._engine.raw_connection()
-    try:
-        return raw.cursor().execute('PRAGMA busy_timeout').fetchone()[0]
-    finally:
-        raw.close()
 
 
 def _journal_mode(path):
@@ -93,12 +86,12 @@ def test_url_without_userinfo_is_stored(store):
 
 def test_store_busy_timeout_reaches_the_connection(sqlite_url):
     with store_mod.Store(sqlite_url, busy_timeout=2.5) as s:
-        assert _busy_timeout_ms(s) == 2500
+        assert busy_timeout_ms(s) == 2500
 
 
 def test_store_busy_timeout_defaults_to_the_option(sqlite_url, global_busy_timeout):
     with store_mod.Store(sqlite_url) as s:
-        assert _busy_timeout_ms(s) == 1500
+        assert busy_timeout_ms(s) == 1500
 
 
 @pytest.fixture
