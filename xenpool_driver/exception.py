@@ -158,3 +158,22 @@ class OperationRefused(InvalidAggregateAction):
         self.aggregate_id = aggregate_id
         self.reason = redaction.redact(reason)
         XenPoolError.__init__(self, 'Refused %s of host %s: %s' % (action, host, self.reason))
+
+
+class HostClaimed(OperationRefused):
+    """A host claim refused: the host belongs, or is being given, to another pool.
+
+    Raised by :mod:`xenpool_driver.xapi.claims` before any change was made
+    (like every :class:`OperationRefused`): the host is a member of another
+    pool, or its pool carries the claim of another aggregate or of another
+    live operation.
+
+    :ivar claimant: the :class:`~xenpool_driver.xapi.claims.Claim` found on
+        the host's pool, or None (not standalone, or an unreadable claim).
+    :ivar pool_uuid: uuid of the pool read.
+    """
+
+    def __init__(self, action, host, reason, claimant=None, pool_uuid=None):
+        self.claimant = claimant
+        self.pool_uuid = pool_uuid
+        super().__init__(action, host, reason)
