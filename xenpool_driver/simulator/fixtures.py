@@ -94,35 +94,49 @@ def build_standalone(spec, host_uuid, address, name, keep_guests=True):
               tls_verification_enabled=spec.tls_verification,
               allowed_operations=['provision', 'evacuate', 'shutdown', 'reboot',
                                   'vm_start', 'vm_migrate'])
+    # NOTE: create_misc.ml: dom0 runs with domid 0; every VM has its
+    # VM_metrics (xapi_vm.ml create), none has guest metrics without tools.
     dom0 = db.create('VM', name_label='Control domain on host: ' + name,
-                     is_control_domain=True, power_state='Running', resident_on=host)
+                     is_control_domain=True, power_state='Running', resident_on=host,
+                     domid=0, VCPUs_max=8, VCPUs_at_startup=8,
+                     metrics=db.create('VM_metrics', VCPUs_number=8,
+                                       last_updated=model.now()))
     db.set('host', host, control_domain=dom0)
     net = db.create('network', name_label='Pool-wide network associated with eth0',
                     bridge='xenbr0')
+    pif = dict(device='eth0', host=host, MTU=1500, currently_attached=True)
     if spec.management_vlan >= 0:
         vnet = db.create('network', name_label='mgmt VLAN %d' % spec.management_vlan,
                          bridge='xapi%d' % spec.management_vlan)
-        db.create('PIF', device='eth0', host=host, network=net, physical=True)
-        db.create('PIF', device='eth0', host=host, network=vnet, management=True,
-                  VLAN=spec.management_vlan, IP=address, physical=False)
+        db.create('PIF', network=net, physical=True, **pif)
+        db.create('PIF', network=vnet, management=True, VLAN=spec.management_vlan,
+                  IP=address, netmask='255.0.0.0', ip_configuration_mode='Static',
+                  physical=False, **pif)
     else:
-        db.create('PIF', device='eth0', host=host, network=net, management=True,
-                  IP=address)
+        db.create('PIF', network=net, management=True, IP=address, netmask='255.0.0.0',
+                  ip_configuration_mode='Static', physical=True, **pif)
     local = db.create('SR', name_label='Local storage', type='ext', content_type='user')
-    db.create('PBD', host=host, SR=local, device_config={'device': '/dev/sda3'})
+    db.create('PBD', host=host, SR=local, device_config={'device': '/dev/sda3'},
+              currently_attached=True)
     tools = db.create('SR', name_label='XCP-ng Tools', type='iso', content_type='iso',
                       shared=True, is_tools_sr=True)
-    db.create('PBD', host=host, SR=tools, device_config={'location': '/opt/xensource/packages/iso'})
+    db.create('PBD', host=host, SR=tools, currently_attached=True,
+              device_config={'location': '/opt/xensource/packages/iso'})
     if keep_guests:
         for sr_name in spec.shared_srs:
-            sr = db.create('SR', name_label=sr_name, type='nfs', shared=True)
-            db.create('PBD', host=host, SR=sr, device_config={'server': 'nfs'})
-        for vm in spec.vms:
+            sr = db.create('SR', name_label=sr_name, type='nfs', content_type='user',
+                           shared=True)
+            db.create('PBD', host=host, SR=sr, device_config={'server': 'nfs'},
+                      currently_attached=True)
+        for i, vm in enumerate(spec.vms):
             running = vm.power_state in ('Running', 'Paused')
             db.create('VM', name_label=vm.name, power_state=vm.power_state,
                       resident_on=host if running else model.NULL,
+                      domid=i + 1 if running else -1,
                       current_operations=dict(vm.current_operations),
-                      is_a_template=vm.is_a_template)
+                      is_a_template=vm.is_a_template, VCPUs_max=1, VCPUs_at_startup=1,
+                      metrics=db.create('VM_metrics', VCPUs_number=1 if running else 0,
+                                        last_updated=model.now()))
     db.create('pool', master=host, default_SR=local, ha_enabled=spec.ha_enabled,
               cpu_info=_cpu(spec), tls_verification_enabled=spec.tls_verification,
               restrictions={'restrict_pooling': str(not spec.pooling_licensed).lower()})

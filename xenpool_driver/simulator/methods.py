@@ -188,9 +188,11 @@ def login_with_password(call, uname, pwd, version='1.1', originator=''):
         call.sleep(lab.timings.auth_failure_delay)
         raise XapiError('SESSION_AUTHENTICATION_FAILED', uname, 'Authentication failure')
     stamp = model.now()
+    # NOTE: xapi_session.ml: root authenticated by the local password is the
+    # local superuser (is_local_superuser true, no subject, no RBAC list).
     return call.db.create('session', this_host=host.ref, last_active=stamp,
                           validation_time=stamp, auth_user_name=uname,
-                          originator=str(originator))
+                          originator=str(originator), is_local_superuser=True)
 
 
 @api('session.logout', 0)

@@ -12,14 +12,17 @@ import datetime
 import threading
 import uuid as uuidlib
 
+from xenpool_driver.simulator import datamodel
 from xenpool_driver.simulator.errors import XapiError
 
-NULL = 'OpaqueRef:NULL'
-EPOCH = datetime.datetime(1970, 1, 1)
+NULL = datamodel.NULL
+EPOCH = datamodel.EPOCH
 
-#: Wire class names, as xapi spells them in method names.
-CLASSES = ('pool', 'host', 'host_metrics', 'VM', 'SR', 'PBD', 'PIF',
-           'network', 'task', 'session')
+#: Wire class names, as xapi spells them in method names: the classes of
+#: :mod:`.datamodel`, in the order ``event.from`` lists a first dump.
+CLASSES = ('pool', 'host', 'host_metrics', 'VM', 'VM_metrics', 'VM_guest_metrics',
+           'SR', 'VDI', 'PBD', 'VBD', 'PIF', 'network', 'VIF', 'task', 'session')
+assert set(CLASSES) == set(datamodel.FIELDS)
 #: Lower-case name (as in events and event.from filters) -> wire class name.
 BY_LOWER = {c.lower(): c for c in CLASSES}
 #: Classes whose changes make no events (``gen_events:false`` in the datamodel).
@@ -42,64 +45,36 @@ def new_ref():
     return 'OpaqueRef:' + new_uuid()
 
 
-def _common():
-    return {'uuid': '', 'name_label': '', 'name_description': '', 'other_config': {},
-            'tags': []}
+#: Computed reverse references (``datamodel.ml`` ``all_relations``): class ->
+#: {Set field: (other class, its Ref field)}. ``session.tasks`` is left out:
+#: its other side, ``task.session``, is internal and not modelled.
+REVERSE = {}
+for (_cls, _ref_field), (_other, _set_field) in datamodel.RELATIONS:
+    if (_cls, _ref_field) != ('task', 'session'):
+        REVERSE.setdefault(_other, {})[_set_field] = (_cls, _ref_field)
 
-
-DEFAULTS = {
-    'pool': dict(_common(), master=NULL, default_SR=NULL, suspend_image_SR=NULL,
-                 crash_dump_SR=NULL, ha_enabled=False, cpu_info={}, restrictions={},
-                 tls_verification_enabled=True, allowed_operations=[],
-                 current_operations={}, license_server={}, coordinator_bias=True),
-    'host': dict(_common(), hostname='', address='', enabled=True, metrics=NULL,
-                 API_version_major=2, API_version_minor=21, API_version_vendor='XenSource',
-                 API_version_vendor_implementation={}, software_version={}, edition='',
-                 editions=[], license_params={}, license_server={}, cpu_info={},
-                 external_auth_type='', external_auth_service_name='',
-                 external_auth_configuration={}, control_domain=NULL,
-                 allowed_operations=[], current_operations={}, suspend_image_sr=NULL,
-                 crash_dump_sr=NULL, local_cache_sr=NULL, tls_verification_enabled=True,
-                 pending_guidances=[], updates=[], memory_overhead=0),
-    'host_metrics': dict(uuid='', live=True, memory_total=0, memory_free=0,
-                         last_updated=EPOCH, other_config={}),
-    'VM': dict(_common(), is_control_domain=False, is_a_template=False,
-               is_a_snapshot=False, power_state='Halted', resident_on=NULL,
-               affinity=NULL, current_operations={}, allowed_operations=[], VBDs=[],
-               memory_static_max=0, VCPUs_max=1),
-    'SR': dict(_common(), type='ext', content_type='user', shared=False,
-               is_tools_sr=False, VDIs=[], physical_size=0, physical_utilisation=0,
-               allowed_operations=[], current_operations={}),
-    'PBD': dict(uuid='', host=NULL, SR=NULL, device_config={}, currently_attached=True,
-                other_config={}),
-    'PIF': dict(uuid='', device='eth0', host=NULL, network=NULL, management=False,
-                VLAN=-1, IP='', MAC='', netmask='255.0.0.0', gateway='',
-                ip_configuration_mode='Static', primary_address_type='IPv4',
-                physical=True, currently_attached=True, other_config={}),
-    'network': dict(_common(), bridge='', MTU=1500, purpose=[], allowed_operations=[],
-                    current_operations={}),
-    # NOTE: xapi's 17 task fields (no tags); ``taskHelper.ml`` creates a task
-    # with allowed_operations [] (``[cancel]`` only while an operation marks
-    # itself cancellable), type "<none/>" and the empty backtrace "()".
-    'task': dict(uuid='', name_label='', name_description='', allowed_operations=[],
-                 current_operations={}, created=EPOCH, finished=EPOCH,
-                 status='pending', resident_on=NULL, progress=0.0, type='<none/>',
-                 result='', error_info=[], other_config={}, subtask_of=NULL,
-                 subtasks=[], backtrace='()'),
-    'session': dict(uuid='', this_host=NULL, this_user=NULL, last_active=EPOCH,
-                    pool=False, other_config={}, is_local_superuser=True,
-                    subject=NULL, validation_time=EPOCH, auth_user_sid='',
-                    auth_user_name='', rbac_permissions=[], tasks=[], parent=NULL,
-                    originator=''),
+#: What xapi's own create code puts in a field where the datamodel has no
+#: default or another one, for every record the simulator creates.
+CREATED = {
+    # xapi_host.ml create: ~aPI_version_vendor:Datamodel_common.api_version_vendor
+    'host': dict(API_version_vendor='XenSource'),
+    # xapi_vm.ml create: ~domid:(-1L) ~domarch:""
+    'VM': dict(domid=-1),
+    # xapi_pif.ml introduce_internal of a physical PIF: ~vLAN:(-1L)
+    'PIF': dict(VLAN=-1),
+    # taskHelper.ml make: ~_type:"<none/>"
+    'task': dict(type='<none/>'),
 }
 
-#: Computed reverse references: class -> {field: (other class, its field)}.
-REVERSE = {
-    'host': {'resident_VMs': ('VM', 'resident_on'), 'PIFs': ('PIF', 'host'),
-             'PBDs': ('PBD', 'host')},
-    'SR': {'PBDs': ('PBD', 'SR')},
-    'network': {'PIFs': ('PIF', 'network')},
-}
+#: Every stored field of every class with its default: the datamodel's
+#: public fields (:mod:`.datamodel`) less the computed reverse references.
+DEFAULTS = {}
+for _cls in CLASSES:
+    _rec = datamodel.defaults(_cls)
+    for _field in REVERSE.get(_cls, ()):
+        del _rec[_field]
+    _rec.update(CREATED.get(_cls, {}))
+    DEFAULTS[_cls] = _rec
 
 
 def fields_of(cls):

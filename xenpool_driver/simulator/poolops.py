@@ -263,6 +263,10 @@ def absorb(mdb, joiner):
         for ref, rec in jdb.tables['PBD'].items():
             mdb.create('PBD', ref=ref, **dict(_fields(rec), SR=sr_map[rec['SR']]))
         for ref, rec in jdb.tables['VM'].items():
+            for cls in ('VM_metrics', 'VM_guest_metrics'):
+                link = rec['metrics' if cls == 'VM_metrics' else 'guest_metrics']
+                if jdb.exists(cls, link):
+                    mdb.create(cls, ref=link, **_fields(jdb.get(cls, link)))
             mdb.create('VM', ref=ref, **_fields(rec))
 
 
@@ -377,6 +381,10 @@ def forget_host(db, host_ref):
         for ref, vm in list(db.tables['VM'].items()):
             if vm['is_control_domain'] and vm['resident_on'] == host_ref:
                 db.destroy('VM', ref)
+                for cls, link in (('VM_metrics', vm['metrics']),
+                                  ('VM_guest_metrics', vm['guest_metrics'])):
+                    if db.exists(cls, link):
+                        db.destroy(cls, link)
             elif vm['resident_on'] == host_ref:
                 db.set('VM', ref, resident_on=model.NULL, power_state='Halted')
         for ref in hrec['PIFs']:

@@ -64,8 +64,8 @@ def test_every_simulated_message_is_one_of_xapis():
 
 
 @pytest.mark.parametrize('name, code', [
-    ('host.get_PGPUs', 'NOT_IMPLEMENTED'),          # xapi has it; not modelled
-    ('host_get_PGPUs', 'NOT_IMPLEMENTED'),
+    ('host.get_data_sources', 'NOT_IMPLEMENTED'),   # xapi has it; not modelled
+    ('host_get_data_sources', 'NOT_IMPLEMENTED'),
     ('task.set_name_label', 'MESSAGE_METHOD_UNKNOWN'),   # task.name_label is RO
     ('session.get_all_records', 'MESSAGE_METHOD_UNKNOWN'),
     ('host.frobnicate', 'MESSAGE_METHOD_UNKNOWN'),

@@ -248,8 +248,8 @@ def test_valid_ref_counts_cover_every_table(lab):
     s = sdk(lab.hosts[0])
     got = s.xenapi.event_from(['task'], '', 0)
     assert set(got['valid_ref_counts']) == {
-        'pool', 'host', 'host_metrics', 'vm', 'sr', 'pbd', 'pif', 'network', 'task',
-        'session'}
+        'pool', 'host', 'host_metrics', 'vm', 'vm_metrics', 'vm_guest_metrics', 'sr',
+        'vdi', 'pbd', 'vbd', 'pif', 'network', 'vif', 'task', 'session'}
     assert got['valid_ref_counts']['task'] == 0
 
 
