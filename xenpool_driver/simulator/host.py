@@ -39,6 +39,11 @@ class SimHost(object):
         self._state_lock = threading.Lock()
         self.server = rpc.HostServer(self.dispatch, lab.ssl_context_for(self))
         self.port = None
+        #: xapi's local socket (``Xapi_globs.unix_domain_socket``), when the lab serves one.
+        self.uds_path = None
+        self.uds = rpc.HostServer(self.dispatch_local)
+        #: ``Xapi_local_session``: sessions only this xapi process knows.
+        self.local_sessions = set()
 
     # -- identity -----------------------------------------------------------
     @property
@@ -57,13 +62,18 @@ class SimHost(object):
         if not self.server.listening:
             self.server.bind(self.address, self.port)
             self.server.start()
+        if self.uds_path and not self.uds.listening:
+            self.uds.bind_unix(self.uds_path)
+            self.uds.start()
 
     def go_down(self):
         """xapi exits: connections refused, in-memory sessions and tasks gone."""
         with self._state_lock:
             self.state = 'down'
             self.generation += 1
+            self.local_sessions.clear()
         self.server.stop()
+        self.uds.stop()
         if self.is_master:
             self.db.clear_transient()
 
@@ -102,12 +112,16 @@ class SimHost(object):
         self.role, self.master_address = 'master', None
 
     # -- dispatch -----------------------------------------------------------
-    def dispatch(self, name, params):
+    def dispatch_local(self, name, params):
+        """A call on the Unix socket: its caller is root (``Context.preauth``)."""
+        return self.dispatch(name, params, preauth='root')
+
+    def dispatch(self, name, params, preauth=None):
         """Run one call; returns (ok, Value or ErrorDescription)."""
         start = time.perf_counter()
         error = None
         try:
-            return True, self._call(name, params)
+            return True, self._call(name, params, preauth)
         except XapiError as exc:
             error = exc.code
             return False, exc.description
@@ -120,7 +134,7 @@ class SimHost(object):
         finally:
             self.calls.append(CallRecord(name, start, time.perf_counter(), error))
 
-    def _call(self, name, params):
+    def _call(self, name, params, preauth=None):
         if name.startswith('system.'):
             if name == 'system.listMethods':
                 return methods.names()
@@ -130,10 +144,14 @@ class SimHost(object):
         state = self.state
         if state == 'booting':
             raise XapiError('HOST_STILL_BOOTING')
-        if state == 'emergency':
+        if state == 'emergency' and name not in methods.EMERGENCY_CALLS:
+            # NOTE: api_server.ml callback1: in emergency mode only the
+            # emergency calls are dispatched.
             raise self.emergency
         if state == 'down':
             raise DropConnection()
+        if preauth == 'root' and self.role == 'slave' and name not in methods.UDS_WHITELIST:
+            return self._forward(name, params)
         is_async = name.startswith('Async.')
         base = name[6:] if is_async else name
         m = methods.lookup(base)
@@ -154,6 +172,7 @@ class SimHost(object):
             params = params[1:]
             self.check_session(session)
         call = methods.Call(self, session, m.name)
+        call.preauth = preauth
         try:
             if is_async:
                 return self.spawn_task(call, m, params, name)
@@ -166,7 +185,24 @@ class SimHost(object):
             if faults.take('drop', m.name, is_async, when='after') is not None:
                 raise DropConnection()
 
+    def _forward(self, name, params):
+        """A slave forwards a Unix-socket call to its master (``api_server.ml``).
+
+        NOTE: xapi forwards the HTTP request over TLS; the simulator hands it
+        to the master's dispatcher as a network call. A master it cannot
+        reach drops the connection (not modelled further).
+        """
+        master = self.lab.host_at(self.master_address)
+        if master is None or not self.lab.reachable(self, master):
+            raise DropConnection()
+        ok, value = master.dispatch(name, params)
+        if ok:
+            return value
+        raise XapiError(*value)
+
     def check_session(self, ref):
+        if ref in self.local_sessions:
+            return          # session_check.ml: a local session is good here
         rec = self.db.tables['session'].get(ref)
         if rec is None:
             raise XapiError('SESSION_INVALID', ref)

@@ -12,7 +12,10 @@ import errno
 import heapq
 import itertools
 import logging
+import os
 import secrets
+import shutil
+import tempfile
 import threading
 
 from xenpool_driver.simulator import clock as clock_mod
@@ -100,6 +103,10 @@ class Lab(object):
     :param base_address: first host's IP; the others follow.
     :param clock: the lab's one clock (default :class:`~.clock.RealClock`);
         every simulated delay and wait goes through it.
+    :param unix_sockets: each host also serves xapi's local socket (HTTP on a
+        Unix socket, ``SimHost.uds_path``); a caller there is root without a
+        password (``xapi_session.ml``). The path has no ``_``: the XenAPI SDK's
+        ``UDSTransport`` spells ``/`` as ``_`` in its URL.
     :param on_secret: called with the lab's password when the lab is made
         (e.g. a log redactor's ``register_secret``); the simulator itself
         imports nothing of the driver.
@@ -107,7 +114,8 @@ class Lab(object):
 
     def __init__(self, hosts=2, time_scale=1.0, tls=False, specs=None, username='root',
                  password=None, timings=None, faults=None, slave_accepts_sessions=False,
-                 base_address='127.0.10.1', clock=None, on_secret=None):
+                 base_address='127.0.10.1', clock=None, on_secret=None,
+                 unix_sockets=False):
         if isinstance(hosts, int):
             host_specs = [fixtures.HostSpec() for _ in range(hosts)]
         else:
@@ -140,6 +148,15 @@ class Lab(object):
                       for i, spec in enumerate(host_specs)]
         for h in self.hosts:
             h.faults = faults_mod.FaultPlan()
+        self.uds_dir = None
+        if unix_sockets:
+            base_dir = tempfile.gettempdir()
+            if '_' in base_dir:
+                base_dir = '/tmp'
+            self.uds_dir = os.path.join(base_dir, 'xapi-sim-' + secrets.token_hex(6))
+            os.mkdir(self.uds_dir, 0o700)
+            for h in self.hosts:
+                h.uds_path = os.path.join(self.uds_dir, 'host%d.sock' % (h.index + 1))
         for i, rules in (faults or {}).items():
             self.hosts[i].faults.load(rules)
         self.scheduler = None
@@ -158,6 +175,9 @@ class Lab(object):
         self._bind_all()
         for h in self.hosts:
             h.server.start()
+            if h.uds_path:
+                h.uds.bind_unix(h.uds_path)
+                h.uds.start()
             h.state = 'running'
         return self
 
@@ -193,6 +213,9 @@ class Lab(object):
             self.scheduler.close()
         for h in self.hosts:
             h.server.stop()
+            h.uds.stop()
+        if self.uds_dir is not None:
+            shutil.rmtree(self.uds_dir, ignore_errors=True)
         if self.certificates is not None:
             self.certificates.cleanup()
 

@@ -53,6 +53,7 @@ class Call(object):
         self.db = host.db
         self.lab = host.lab
         self.cancellable = False
+        self.preauth = None     # 'root' for a call on the Unix socket
 
     def set_cancellable(self, flag=True):
         """``TaskHelper.set_cancellable`` / ``set_not_cancellable``."""
@@ -177,9 +178,38 @@ def _generic(name):
 
 
 # -- session ------------------------------------------------------------------
+#: ``Datamodel.emergency_calls`` (``ocaml/idl/datamodel.ml``): what a host in
+#: emergency mode still dispatches (``api_server.ml`` callback1).
+EMERGENCY_CALLS = frozenset(n for n in (
+    'pool.emergency_reset_master', 'pool.emergency_transition_to_master', 'pool.is_slave',
+    'session.slave_local_login', 'session.slave_local_login_with_password',
+    'session.local_logout', 'host.propose_new_master', 'host.commit_new_master',
+    'host.abort_new_master', 'host.local_assert_healthy', 'host.signal_networking_change',
+    'host.local_management_reconfigure', 'host.ha_xapi_healthcheck',
+    'host.emergency_ha_disable', 'host.management_disable',
+    'host.get_system_status_capabilities', 'host.is_in_emergency_mode', 'host.shutdown_agent',
+    'host.emergency_reset_server_certificate', 'host.emergency_disable_tls_verification',
+    'host.emergency_reenable_tls_verification', 'host.emergency_clear_mandatory_guidance',
+    'host.update_firewalld_service_status') if n in _LISTED)
+#: ``Datamodel.whitelist``: calls a slave runs itself when they come in on its
+#: Unix socket; it forwards every other one to its master (``api_server.ml``).
+UDS_WHITELIST = EMERGENCY_CALLS | {'session.login_with_password', 'session.slave_login'}
+
+
+def _local_auth(call, uname, pwd):
+    """``do_local_auth``: the local superuser's credentials, else
+    SESSION_AUTHENTICATION_FAILED [uname; msg] (the caller adds any delay)."""
+    if uname != call.lab.username or pwd != call.lab.password:
+        raise XapiError('SESSION_AUTHENTICATION_FAILED', uname, 'Authentication failure')
+
+
 @api('session.login_with_password', 4, session=False, min_arity=2)
 def login_with_password(call, uname, pwd, version='1.1', originator=''):
     host = call.host
+    if call.preauth == 'root':
+        # NOTE: xapi_session.ml: a request on the Unix socket is root
+        # (Context.preauth): no password, no HOST_IS_SLAVE, a local superuser.
+        return _new_session(call, uname, originator)
     if host.role == 'slave':
         # NOTE: xapi answers HOST_IS_SLAVE before it looks at the password.
         raise XapiError('HOST_IS_SLAVE', host.master_address)
@@ -187,12 +217,37 @@ def login_with_password(call, uname, pwd, version='1.1', originator=''):
     if uname != lab.username or pwd != lab.password:
         call.sleep(lab.timings.auth_failure_delay)
         raise XapiError('SESSION_AUTHENTICATION_FAILED', uname, 'Authentication failure')
+    return _new_session(call, uname, originator)
+
+
+def _new_session(call, uname, originator):
+    """``login_no_password_common``: root authenticated by the local password
+    (or the Unix socket) is the local superuser (is_local_superuser true, no
+    subject, no RBAC list; ``xapi_session.ml``)."""
     stamp = model.now()
-    # NOTE: xapi_session.ml: root authenticated by the local password is the
-    # local superuser (is_local_superuser true, no subject, no RBAC list).
-    return call.db.create('session', this_host=host.ref, last_active=stamp,
-                          validation_time=stamp, auth_user_name=uname,
+    return call.db.create('session', this_host=call.host.ref, last_active=stamp,
+                          validation_time=stamp, auth_user_name=str(uname),
                           originator=str(originator), is_local_superuser=True)
+
+
+@api('session.slave_local_login_with_password', 2, session=False)
+def slave_local_login_with_password(call, uname, pwd):
+    """A session only this host knows (``Xapi_local_session``), good even in
+    emergency mode and on a slave; checked against the local superuser unless
+    the call came in on the Unix socket; a failure has no delay
+    (``xapi_session.ml``)."""
+    if call.preauth != 'root':
+        _local_auth(call, uname, pwd)
+    ref = model.new_ref()
+    call.host.local_sessions.add(ref)
+    return ref
+
+
+@api('session.local_logout', 0)
+def local_logout(call):
+    """``xapi_session.ml`` local_logout: forget the local session."""
+    call.host.local_sessions.discard(call.session)
+    return ''
 
 
 @api('session.logout', 0)

@@ -12,6 +12,7 @@ requests are routed by the longest matching path prefix, as xapi's
 import datetime
 import http.server
 import json
+import os
 import re
 import socket
 import threading
@@ -358,6 +359,20 @@ class HostServer(object):
         self._sock = sock
         return sock.getsockname()[1]
 
+    def bind_unix(self, path):
+        """Listen on the Unix socket ``path`` (xapi's local socket; no TLS)."""
+        if os.path.exists(path):
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            os.chmod(path, 0o600)
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+
     def start(self):
         threading.Thread(target=self._accept, args=(self._sock,), daemon=True,
                          name='xapi-sim-accept').start()
@@ -382,7 +397,8 @@ class HostServer(object):
                 return
             self._conns.add(conn)
         try:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if conn.family != socket.AF_UNIX:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.ssl_context is not None:
                 conn = self.ssl_context.wrap_socket(conn, server_side=True)
                 with self._lock:
