@@ -30,7 +30,9 @@ import sys
 #: Classes the simulator models: datamodel identifier -> wire class name.
 CLASSES = {'_session': 'session', '_task': 'task', '_event': 'event', '_pool': 'pool',
            '_host': 'host', '_host_metrics': 'host_metrics', '_vm': 'VM', '_sr': 'SR',
-           '_pbd': 'PBD', '_pif': 'PIF', '_network': 'network'}
+           '_pbd': 'PBD', '_pif': 'PIF', '_network': 'network', '_vif': 'VIF',
+           '_vbd': 'VBD', '_vdi': 'VDI', '_vm_metrics': 'VM_metrics',
+           '_vm_guest_metrics': 'VM_guest_metrics'}
 
 #: Public fields in the datamodel at the pinned commit and not in xenapi.json:
 #: class -> [(field, qualifier, kind)]; kind is 'map', 'set' or 'value'.
@@ -48,6 +50,14 @@ NEW_FIELDS = {
              ('limit_console_sessions', 'RW', 'value'),
              ('vm_console_idle_timeout', 'RW', 'value'),
              ('auto_update_vm_secureboot_certificates', 'RW', 'value')],
+    'VM': [('groups', 'DynamicRO', 'set'),
+           ('secureboot_certificates_state', 'DynamicRO', 'value')],
+    'VIF': [('trunks', 'DynamicRO', 'set')],
+    'VM_metrics': [('numa_optimised', 'DynamicRO', 'value'),
+                   ('numa_nodes', 'DynamicRO', 'value'),
+                   ('numa_node_memory', 'DynamicRO', 'map')],
+    'VM_guest_metrics': [('netbios_name', 'DynamicRO', 'map'),
+                         ('services', 'DynamicRO', 'map')],
 }
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'xenpool_driver', 'simulator',
