@@ -164,7 +164,8 @@ def preflight(joiner, master, force=False, joiner_uuid=None):
 
 
 def join(joiner, master, master_address, username, password, force=False,
-         on_progress=None, joiner_uuid=None, timeout=None, on_phase=None):
+         on_progress=None, joiner_uuid=None, timeout=None, on_phase=None,
+         on_wait=None):
     """Join ``joiner`` to ``master``'s pool and wait until it is live.
 
     Pre: the joiner is standalone and passes :func:`preflight`.
@@ -190,6 +191,8 @@ def join(joiner, master, master_address, username, password, force=False,
     :param timeout: seconds for the join task (default: task_timeout).
     :param on_phase: called with ``"wait until live"`` when the task is done
         and the wait for the joiner's restart begins.
+    :param on_wait: told what the wait until live is waiting for (see
+        :meth:`XapiSession.wait_for`).
     :returns: :class:`HostInfo` of the joiner as the master sees it.
     :raises XapiError: xapi refused the join (its code and params).
     :raises XapiUnavailable: the joiner could not be reached and did not join.
@@ -223,8 +226,9 @@ def join(joiner, master, master_address, username, password, force=False,
     if on_phase is not None:
         on_phase('wait until live')
     try:
-        return wait_until_live(master, joiner_uuid)
+        return wait_until_live(master, joiner_uuid, on_wait=on_wait)
     except exception.XapiTimeout as timed_out:
+        timed_out.joined = True
         # NOTE: keep the join's own error visible when the host never came up.
         raise timed_out from failure
 
@@ -298,6 +302,34 @@ def follow_outlived(session, timed_out, method, reached):
     return timed_out
 
 
+def pending(session, methods):
+    """Whether a task of one of ``methods`` is still pending on ``session``'s xapi.
+
+    xapi names the task of ``Async.<method>`` after the call
+    (``ocaml/xapi/server_helpers.ml``); a join, eject or designate runs to its
+    end once started (``xapi_pool.ml``), so while it is pending its outcome is
+    not known yet.
+
+    XAPI calls (1): ``task.get_all_records``.
+
+    :param methods: e.g. ``("pool.join", "pool.join_force")``.
+    :raises XapiUnavailable, XapiError: from the session.
+    """
+    labels = {'Async.' + m for m in methods}
+    return any(rec.get('name_label') in labels and
+               rec.get('status') in tasks_mod.PENDING
+               for rec in session.call('task.get_all_records').values())
+
+
+def wait_not_pending(session, methods, timeout):
+    """Wait, driven by ``event.from``, until no task of ``methods`` is pending.
+
+    :raises XapiTimeout: still pending after ``timeout`` seconds.
+    """
+    session.wait_for(['task'], lambda: None if pending(session, methods) else True,
+                     timeout, 'the %s task to end' % '/'.join(methods))
+
+
 def _joined(master, joiner_uuid):
     """Whether the master's DB has the joiner (False when unreadable)."""
     try:
@@ -307,7 +339,7 @@ def _joined(master, joiner_uuid):
         return False
 
 
-def wait_until_live(master, host_uuid, timeout=None):
+def wait_until_live(master, host_uuid, timeout=None, on_wait=None):
     """Wait until the master shows ``host_uuid`` enabled and live.
 
     Driven by ``event.from`` on ``host`` and ``host_metrics``; each
@@ -325,7 +357,8 @@ def wait_until_live(master, host_uuid, timeout=None):
 
     return master.wait_for(['host', 'host_metrics'], check,
                            timeout or master.settings.live_timeout,
-                           'host %s enabled and live' % host_uuid)
+                           'host %s enabled and live' % host_uuid,
+                           on_wait=on_wait)
 
 
 def _refs(session):

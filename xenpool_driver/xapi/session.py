@@ -164,6 +164,43 @@ class _Slot(object):
         self.logged_in = False
 
 
+#: Seconds between two reports of a wait that goes on (see ``on_wait``).
+WAIT_REPORT_INTERVAL = 30.0
+
+
+class _WaitReporter(object):
+    """Tells ``on_wait`` what a wait is waiting for (rate-limited)."""
+
+    def __init__(self, on_wait, what, timeout, clock, url):
+        self.on_wait, self.what, self.timeout = on_wait, what, timeout
+        self.clock, self.url = clock, url
+        self.start = clock()
+        self.last = None      # time of the last report
+        self.down = False     # xapi not answering at the last report
+
+    def tick(self, error):
+        if self.on_wait is None:
+            return
+        now = self.clock()
+        down = error is not None
+        if down == self.down and self.last is not None and \
+                now - self.last < WAIT_REPORT_INTERVAL:
+            return
+        if self.last is None and not down:
+            self.last = now   # NOTE: the first look: nothing to say yet
+            return
+        self.last, self.down = now, down
+        text = 'waiting for %s: %.0f s of %.0f s' % (
+            self.what, now - self.start, self.timeout)
+        if down:
+            text += ' (xapi at %s not answering: %s)' % (
+                self.url, getattr(error, 'reason', None) or error)
+        try:
+            self.on_wait(text)
+        except Exception:  # noqa: BLE001 - NOTE: display must not fail a wait
+            LOG.debug('on_wait callback failed', exc_info=True)
+
+
 class XapiSession(object):
     """A thread-safe handle on one xapi (see module docstring).
 
@@ -464,7 +501,7 @@ class XapiSession(object):
                     method, self.url, error, found[0])
         return found[0]
 
-    def wait_for(self, classes, check, timeout, what):
+    def wait_for(self, classes, check, timeout, what, on_wait=None):
         """Wait, driven by ``event.from``, until ``check()`` returns non-None.
 
         Takes an event token first, then evaluates ``check()`` (which may make
@@ -477,6 +514,9 @@ class XapiSession(object):
         :param check: callable returning None (not yet) or the result.
         :param timeout: seconds.
         :param what: description for the timeout error.
+        :param on_wait: optional callable ``(text)`` told what is awaited and
+            for how long: when xapi stops answering, when it answers again,
+            and every :data:`WAIT_REPORT_INTERVAL` seconds of a long wait.
         :returns: what ``check()`` returned.
         :raises XapiTimeout: not reached within ``timeout``.
         :raises XapiError: ``check()`` or xapi raised a non-restart error.
@@ -485,11 +525,13 @@ class XapiSession(object):
         was_waiting = getattr(self._local, 'waiting', False)
         self._local.waiting = True
         try:
-            return self._wait_for(classes, check, timeout, what)
+            return self._wait_for(classes, check, timeout, what,
+                                  _WaitReporter(on_wait, what, timeout,
+                                                self._clock, self.url))
         finally:
             self._local.waiting = was_waiting
 
-    def _wait_for(self, classes, check, timeout, what):
+    def _wait_for(self, classes, check, timeout, what, reporter):
         deadline = self._clock() + timeout
         token = None
         failures = 0
@@ -503,6 +545,7 @@ class XapiSession(object):
                 result = check()
                 if result is not None:
                     return result
+                reporter.tick(None)
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     break
@@ -516,6 +559,7 @@ class XapiSession(object):
                 LOG.info('Waiting for %s on %s: xapi not ready (%s); '
                          'reconnecting', what, self.url, err)
                 last, token = err, None
+                reporter.tick(err)
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     break

@@ -86,7 +86,7 @@ def make_session(mocker, fake, address):
     s.call.side_effect = fake.call
     s.between_events = []  # callables applied one per wait_for round
 
-    def wait_for(classes, check, timeout, what):
+    def wait_for(classes, check, timeout, what, on_wait=None):
         pending = list(s.between_events)
         while True:
             result = check()
