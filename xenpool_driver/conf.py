@@ -66,6 +66,22 @@ xenserver_opts = [
                  min=0.1,
                  help='Seconds to wait, after a join or a master change, until '
                       'the master shows the host enabled and live.'),
+    cfg.FloatOpt('lease_renewal_interval',
+                 default=15.0,
+                 min=0.1,
+                 help='Seconds between two renewals of the lease of an '
+                      'operation in flight (its intent record): while its '
+                      'owner renews it, reconcile from anyone else leaves the '
+                      'operation alone.'),
+    cfg.FloatOpt('lease_expiry',
+                 default=120.0,
+                 min=0.2,
+                 help='Seconds a lease lasts without renewal. Once it expired '
+                      '(the owner died or was cut off), reconcile may take '
+                      'the operation over. Must exceed lease_renewal_interval '
+                      'several times: real xapi takes about 20 s to join a '
+                      'host and as long to restart, and a renewal is one '
+                      'metadata write that a busy store may delay.'),
     cfg.IntOpt('pool_error_threshold',
                default=3,
                min=1,

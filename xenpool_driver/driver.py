@@ -10,6 +10,7 @@ this module only adapts the classic signatures and owns the connector.
 """
 
 import contextlib
+import os
 import threading
 import time
 
@@ -84,7 +85,9 @@ class XenPoolDriver:
         """Name this compute host (its xapi is ``[xenserver] connection_url``)."""
         self.host = host
         self.workflow.own_host = host
-        self.workflow.owner = host
+        # NOTE: the pid tells a restarted service from the one that wrote an
+        # intent: a live lease of a previous life is waited out, not shared.
+        self.workflow.owner = '%s:%d' % (host, os.getpid())
 
     def add_to_aggregate(self, context, aggregate, host, **kwargs):
         """Add ``host`` to the pool behind ``aggregate`` (see Workflow.add).

@@ -115,7 +115,8 @@ def refusal_reason(operation, state):
     if is_accepted(operation, state):
         return None
     if state not in ALL_STATES:
-        return 'unknown operational_state %r' % (state,)
+        return ('unknown operational_state %r: run reconcile to set it from '
+                'the pool' % (state,))
     return REFUSAL_REASONS.get((operation, state),
                                '%s not allowed in state %s' % (operation, state))
 

@@ -200,7 +200,8 @@ def assert_store_has_no_secrets(env):
 
 
 def assert_clean_bookkeeping(metadata):
-    """The bookkeeping key is absent or valid JSON without an intent."""
+    """The bookkeeping key is absent or valid JSON; no intent key."""
+    assert bk.INTENT_KEY not in metadata
     raw = metadata.get(bk.KEY)
     if raw is not None:
         data = json.loads(raw)

@@ -31,13 +31,21 @@ def _failures(agg):
     return bk.read(agg.metadata).failures
 
 
-def _assert_failed_cleanly(agg, state, failures=1):
-    """A failed operation: previous state, no intent, the failure counted."""
+def _assert_failed_cleanly(agg, state, failures=1, reason=None):
+    """A failed operation: previous state, no intent, the failure counted.
+
+    :param failures: 0 for a failure before the first change (nothing was
+        sent that changes the pool): not counted, its reason kept.
+    """
     agg.refresh()
     assert agg.metadata[ps.KEY] == state, agg.metadata
     assert_clean_bookkeeping(agg.metadata)
     assert_no_secrets(agg.metadata)
     assert _failures(agg) == failures
+    kept = bk.read(agg.metadata).reason
+    assert kept and 'failed' in kept
+    if reason:
+        assert reason in kept, kept
 
 
 @pytest.fixture
@@ -137,14 +145,13 @@ def test_not_a_pool_is_left_alone(env):
     assert read_pool(env.lab, env.urls['host1']).name_label == ''
 
 
-def test_remove_of_unrecorded_host_refused(pool_env):
+def test_remove_of_a_host_that_is_not_a_member_changes_nothing(pool_env):
     env, agg = pool_env
     before = dict(agg.metadata)
-    with pytest.raises(exception.InvalidAggregateAction,
-                       match='host host3 has no xenhost uuid recorded'):
-        env.workflow.remove(agg, 'host3')
+    assert env.workflow.remove(agg, 'host3') is False   # idempotent success
     agg.refresh()
     assert agg.metadata == before
+    assert len(read_pool(env.lab, env.urls['host1']).hosts) == 2
 
 
 def test_unlocatable_host_refused(pool_env):
@@ -233,8 +240,10 @@ def test_reconcile_reports_host_unknown_to_xapi(pool_env):
     ghost = str(uuid.uuid4())
     agg.update_metadata({'ghost': ghost})
     report = env.workflow.reconcile(agg)
-    assert report.drift == ['host ghost (%s) is recorded but not a member' % ghost]
-    assert agg.metadata['ghost'] == ghost  # NOTE: reported, never guessed away
+    # NOTE: the pool read is provably ours (its master is recorded) and does
+    # not list ghost: its uuid goes; nothing of the pool is touched.
+    assert 'forgot host(s) no longer in the pool: ghost' in report.actions
+    assert 'ghost' not in agg.metadata and report.agreed
 
 
 def test_add_with_wrong_xenhost_uuid_never_strands_the_host(make_env):
@@ -264,7 +273,9 @@ def test_wrong_credentials_first_host(make_env):
     assert err.value.code == 'SESSION_AUTHENTICATION_FAILED'
     assert err.value.method == 'session.login_with_password'
     assert passwords.WRONG_PASSWORD not in str(err.value)
-    _assert_failed_cleanly(agg, ps.CREATED)
+    # NOTE: nothing was changed: not counted, the reason kept
+    _assert_failed_cleanly(agg, ps.CREATED, failures=0,
+                           reason='SESSION_AUTHENTICATION_FAILED')
     assert read_pool(env.lab, env.urls['host1']).name_label == ''
 
 
@@ -278,7 +289,8 @@ def test_wrong_credentials_on_a_pool(pool_env, make_env):
         with pytest.raises(exception.XapiError) as err:
             action()
         assert err.value.code == 'SESSION_AUTHENTICATION_FAILED'
-    _assert_failed_cleanly(stale, ps.ACTIVE, failures=2)
+    _assert_failed_cleanly(stale, ps.ACTIVE, failures=0,
+                           reason='SESSION_AUTHENTICATION_FAILED')
     assert_consistent(env, agg, ps.ACTIVE, hosts={'host1', 'host2'}, master='host1')
 
 
@@ -290,7 +302,7 @@ def test_unreachable_first_host(env):
     assert not isinstance(err.value, exception.XapiProtocolError)
     assert 'Connection refused' in str(err.value) and url in str(err.value)
     assert err.value.maybe_applied is False
-    _assert_failed_cleanly(agg, ps.CREATED)
+    _assert_failed_cleanly(agg, ps.CREATED, failures=0, reason='Connection refused')
 
 
 def test_unreachable_joiner(pool_env):
@@ -298,7 +310,7 @@ def test_unreachable_joiner(pool_env):
     url = 'http://127.0.0.1:%d/' % free_port()
     with pytest.raises(exception.XapiUnavailable, match='Connection refused'):
         env.workflow.add(agg, 'closed', slave_info={'url': url})
-    _assert_failed_cleanly(agg, ps.ACTIVE)
+    _assert_failed_cleanly(agg, ps.ACTIVE, failures=0, reason='Connection refused')
     assert len(read_pool(env.lab, env.urls['host1']).hosts) == 2
 
 
@@ -393,5 +405,5 @@ def test_hostile_server(pool_env, make_env, hostile, mode, as_joiner):
     assert url in text and err.value.method in (
         'session.login_with_password', 'pool.get_all_records')
     assert len(text) < 2000  # NOTE: a clear one-liner, not the server's payload
-    _assert_failed_cleanly(agg, ps.ACTIVE if as_joiner else ps.CREATED)
+    _assert_failed_cleanly(agg, ps.ACTIVE if as_joiner else ps.CREATED, failures=0)
     assert set(read_pool(env.lab, env.urls['host1']).hosts) == before_members

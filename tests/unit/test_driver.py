@@ -1,5 +1,6 @@
 """Tests of the driver's classic aggregate hooks (pool ops mocked)."""
 
+import os
 from unittest import mock
 
 import pytest
@@ -56,11 +57,12 @@ def test_first_add_of_own_host_uses_connection_url(drv, xapi):
     xapi.ops['this_host'].return_value = fakes.host_info('c1')
     drv.add_to_aggregate(None, agg, 'c1')
     assert xapi.calls == [('this_host', fakes.OWN_URL),
+                          ('snapshot', fakes.OWN_URL),
                           ('init_pool', fakes.OWN_URL)]
     intent = None
     for stored in agg.history:
         intent = intent or bk.read(stored).intent
-    assert intent.owner == 'c1' and intent.started == 5.0
+    assert intent.owner == 'c1:%d' % os.getpid() and intent.started == 5.0
     assert agg.metadata[ps.KEY] == ps.ACTIVE
 
 
@@ -146,7 +148,7 @@ def test_init_host_reconciles_pool_aggregates(conf, xapi):
     stuck = pool_agg(names=('c1', 'c2'), state=ps.CHANGING)
     record = bk.read(stuck.metadata).replace(intent=bk.new_intent(
         'add', 'c2', ps.ACTIVE, 'c1', 1.0, host_uuid=UUID['c2']))
-    stuck.metadata[bk.KEY] = bk.encode(record)
+    stuck.metadata.update({k: v for k, v in bk.updates(record).items() if v})
     del stuck.metadata['c2']
     other = fakes.FakeAggregate(metadata={'availability_zone': 'az1'})
     provider = {'c1': [stuck, other]}.get

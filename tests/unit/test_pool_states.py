@@ -37,7 +37,8 @@ def test_table_is_complete(op, state):
 def test_unknown_states_are_refused_clearly(op, state):
     assert not ps.is_accepted(op, state)
     assert ps.refusal_reason(op, state) == (
-        'unknown operational_state %r' % (state,))
+        'unknown operational_state %r: run reconcile to set it from the pool'
+        % (state,))
 
 
 def test_unknown_operation_is_refused():

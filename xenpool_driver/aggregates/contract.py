@@ -19,6 +19,13 @@ Optionally, for atomic state changes:
   and return True; otherwise change nothing and return False. Either way
   ``metadata`` is refreshed from the store before returning.
 
+Optionally, when the host list is the driver's to keep (the ``xenpool``
+command's store; a compute service keeps its own):
+
+* ``host_list_is_ours = True`` with ``add_host(host)`` and
+  ``delete_host(host)``: the workflow lists a host it added and unlists a host
+  it removed, and reconcile repairs the list from the recorded hosts.
+
 Where ``compare_and_set_metadata`` is offered the workflow uses it, so that two
 requests can never both leave ``created``/``active`` for ``changing``.
 """
@@ -39,6 +46,17 @@ class Aggregate(typing.Protocol):
 @typing.runtime_checkable
 class AtomicAggregate(Aggregate, typing.Protocol):
     def compare_and_set_metadata(self, expected, updates): ...
+
+
+def owns_host_list(aggregate):
+    """Tell whether ``aggregate``'s host list is ours to repair.
+
+    The store's aggregates say so (``host_list_is_ours = True``, with
+    ``add_host(host)`` / ``delete_host(host)``); a compute service's host list
+    belongs to the service (it changes it before and after each hook), so it
+    is only reported.
+    """
+    return bool(getattr(aggregate, 'host_list_is_ours', False))
 
 
 def supports_cas(aggregate):

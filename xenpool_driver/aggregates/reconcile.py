@@ -1,36 +1,48 @@
 """Reconcile: compare an aggregate's metadata with the real pool and repair.
 
-What it repairs (and nothing else):
+What it repairs:
 
-* an interrupted operation, from its intent record: an add whose host is now
-  a member is finished (uuid recorded, ``active``; waiting until live when the
-  host is not live yet), an add whose host is not a member is rolled back
-  (previous state); a remove whose host is still a member is rolled back, one
-  whose host is gone is finished;
-* a master change (e.g. an interrupted ``designate_new_master``): the
-  ``master_compute`` key and the master address follow reality, mapping the
-  master's uuid to a compute host name through the ``<host>`` keys;
-* a legacy aggregate stuck in ``changing`` without an intent record.
+* an interrupted operation whose lease expired (its owner died or stopped),
+  from its intent record and from reality: an add whose host is a member is
+  finished, a remove whose host is gone is finished, anything that provably
+  did not happen is rolled back - and while the outcome cannot be known yet
+  (the join or eject task still pending, the joiner restarting) it waits,
+  bounded by ``task_timeout`` / ``live_timeout``, then reports it unknown and
+  leaves the intent for a later run;
+* metadata that reality contradicts, once the pool read is provably this
+  aggregate's (its master is a recorded host): ``master_compute`` and the
+  master address follow the real master; a uuid recorded for a host that is
+  not a member is dropped; an unknown or stale ``operational_state`` is set
+  from the hosts; a master recorded without hosts is cleared;
+* the caller's host list where the caller is ours (the store's aggregates,
+  :func:`.contract.owns_host_list`): hosts recorded but not listed are
+  listed, hosts listed but neither recorded nor members are unlisted, a
+  listed host that is a member gets its uuid recorded. A compute service's
+  list is only reported (it is the service's to change).
 
-What it only reports: drift (hosts recorded but not members, members not
-recorded, compute hosts without a recorded uuid) and unhealthy members (not
-live or not enabled). A successful repair counts nothing: the failure count is
-left as it is.
-
-NOTE: run it when no operation is in flight on the aggregate (``init_host``,
-an admin reset): an intent record is taken as interrupted.
+An operation whose lease is alive is left alone and reported (``busy``).
+Drift left afterwards is what :func:`.agreement.compare` says. A repair
+counts nothing: the failure count is left as it is.
 """
 
 import dataclasses
+import urllib.parse
 
 from oslo_log import log as logging
 
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
+from xenpool_driver.aggregates import agreement
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import contract
+from xenpool_driver.aggregates import ledger
+from xenpool_driver.xapi import host as host_mod
 from xenpool_driver.xapi import pool
 
 LOG = logging.getLogger(__name__)
+
+JOIN_METHODS = ('pool.join', 'pool.join_force')
+EJECT_METHODS = ('pool.eject',)
 
 
 @dataclasses.dataclass
@@ -43,10 +55,13 @@ class ReconcileReport:
     :ivar intent: the intent record found (as stored), or None.
     :ivar members: xenhost uuids the pool reports (empty when not read).
     :ivar actions: repairs made, in order (human-readable).
-    :ivar drift: disagreements left between metadata and the pool.
+    :ivar drift: disagreements left (from :func:`.agreement.compare`).
     :ivar unhealthy: members that are not live or not enabled.
     :ivar error: why the pool could not be read, or None.
     :ivar skipped: why nothing was checked (not a pool aggregate), or None.
+    :ivar busy: an operation in flight whose lease is alive (left alone).
+    :ivar pending: an operation whose outcome is not known yet (left).
+    :ivar reason: the kept reason of the last failure, if any.
     """
 
     aggregate_id: object
@@ -59,18 +74,26 @@ class ReconcileReport:
     unhealthy: list = dataclasses.field(default_factory=list)
     error: str | None = None
     skipped: str | None = None
+    busy: str | None = None
+    pending: str | None = None
+    reason: str | None = None
 
     @property
     def agreed(self):
         """True when the pool was read and metadata agrees with it."""
-        return not (self.drift or self.error or self.skipped)
+        return not (self.drift or self.error or self.skipped or self.busy
+                    or self.pending)
+
+
+class _Unknown(Exception):
+    """The outcome of an interrupted operation cannot be known yet."""
 
 
 def reconcile(aggregate, workflow):
     """Compare ``aggregate`` with its pool and repair what can be repaired.
 
     :param aggregate: an aggregate (see :mod:`.contract`).
-    :param workflow: a :class:`~.workflow.Workflow` (locates xapi).
+    :param workflow: a :class:`~.workflow.Workflow` (locates xapi, clock).
     :returns: :class:`ReconcileReport`. Never raises for xapi errors: they
         are reported in ``error`` and nothing is changed.
     """
@@ -83,147 +106,297 @@ def reconcile(aggregate, workflow):
     record = bk.read(md)
     intent = record.intent
     report.intent = intent.to_json() if intent else None
-    if intent is None and not _has_pool(md, record):
-        _repair_stuck(aggregate, report)
-        _compare_hosts(aggregate, report)
-        report.state_after = aggregate.metadata.get(ps.KEY)
-        return report
-    url = (intent.url if intent is not None and intent.phase == 'init'
-           else workflow.master_url(md, record))
+    now = workflow.clock()
+    if intent is not None and intent.lease_alive(now):
+        report.busy = ('operation %s of host %s by %s in flight (lease for '
+                       'another %.0f s): left alone'
+                       % (intent.op, intent.host, intent.owner,
+                          intent.expires - now))
+        return _finish(aggregate, workflow, report, None, None)
+    session, members, error = read_pool(aggregate, workflow, intent)
+    if members is not None:
+        report.members = sorted(members.uuids)
     try:
-        session = workflow.session_at(url)
-        members = pool.snapshot(session)
-    except (exception.XapiError, exception.XapiUnavailable) as exc:
-        report.error = 'cannot read the pool: %s' % exc
-        report.state_after = report.state_before
-        LOG.warning('Reconcile of aggregate %s: %s', aggregate.id, report.error)
-        return report
-    report.members = sorted(members.uuids)
-    if intent is not None:
-        _repair_intent(aggregate, session, intent, members, report)
-    else:
-        _repair_stuck(aggregate, report)
-    if bk.recorded_hosts(aggregate.metadata):
-        _follow_master(aggregate, members, report)
-    _drift(aggregate, members, report)
-    report.state_after = aggregate.metadata.get(ps.KEY)
+        if intent is not None:
+            _repair_intent(aggregate, workflow, intent, session, members,
+                           error, report)
+            if report.actions:
+                # NOTE: the repair may have waited (a task, a restart):
+                # what is compared below is the pool as it is now.
+                session, members, error = read_pool(aggregate, workflow)
+        if report.pending is None:
+            _repair_state(aggregate, members, error, report)
+            if members is not None and _is_ours(aggregate, members):
+                _follow_master(aggregate, members, report)
+                _drop_non_members(aggregate, members, report)
+            _repair_host_list(aggregate, workflow, members, error, report)
+    except _Unknown as unknown:
+        report.pending = str(unknown)
+    return _finish(aggregate, workflow, report, members, error)
+
+
+def _finish(aggregate, workflow, report, members, error):
+    md = aggregate.metadata
+    result = agreement.compare(aggregate.name, aggregate.hosts, md, members,
+                               error=error, now=workflow.clock())
+    report.drift = [d for d in result.differences
+                    if not d.startswith('operation in flight')]
+    report.unhealthy = list(result.unhealthy)
+    report.error = report.error or error
+    report.reason = bk.read(md).reason
+    report.state_after = md.get(ps.KEY)
     for action in report.actions:
         LOG.info('Reconcile of aggregate %s: %s', aggregate.id, action)
+    if report.pending:
+        LOG.warning('Reconcile of aggregate %s: %s', aggregate.id,
+                    report.pending)
     return report
 
 
-def _has_pool(md, record):
-    return bool(bk.recorded_hosts(md) or record.master_address or
-                md.get(bk.MASTER_COMPUTE))
+# -- reading the pool --------------------------------------------------------
+
+def _candidate_urls(aggregate, workflow, intent):
+    """Where the pool may be read: the recorded master, then every host."""
+    md = aggregate.metadata
+    urls = []
+    if intent is not None and intent.phase in (None, 'claim', 'init') and \
+            not bk.recorded_hosts(md):
+        urls.append(intent.url or workflow.locate(intent.host))
+    elif bk.recorded_hosts(md) or bk.read(md).master_address or \
+            md.get(bk.MASTER_COMPUTE):
+        urls.append(workflow.master_url(md))
+        # NOTE: a wrong or stale master address: any recorded host's xapi
+        # answers HOST_IS_SLAVE with the real master, which the session follows.
+        for host in sorted(bk.recorded_hosts(md)):
+            urls.append(workflow.locate(host))
+    seen = []
+    for url in urls:
+        if url and url not in seen:
+            seen.append(url)
+    return seen
 
 
-def _repair_stuck(aggregate, report):
-    """``changing`` without an intent record (legacy): settle it."""
-    if aggregate.metadata.get(ps.KEY) != ps.CHANGING:
-        return
-    new = ps.ACTIVE if bk.recorded_hosts(aggregate.metadata) else ps.CREATED
-    aggregate.update_metadata({ps.KEY: new})
-    report.actions.append('changing without intent record -> %s' % new)
+def read_pool(aggregate, workflow, intent=None):
+    """``(session, membership, error)`` of the aggregate's pool (read-only).
+
+    Tried in turn: the recorded master, then every recorded host (a stale
+    master address is thus no dead end). The first URL whose pool is this
+    aggregate's wins; otherwise the first that answered; ``error`` says why
+    nothing could be read. Nothing recorded: ``(None, None, None)``.
+    """
+    first = None
+    errors = []
+    for url in _candidate_urls(aggregate, workflow, intent):
+        try:
+            session = workflow.session_at(url)
+            members = pool.snapshot(session)
+        except (exception.XapiError, exception.XapiUnavailable) as exc:
+            errors.append(str(exc))
+            continue
+        if _is_ours(aggregate, members) or intent is not None and \
+                intent.phase in (None, 'claim', 'init'):
+            return session, members, None
+        if first is None:
+            first = (session, members, None)
+    if first is not None:
+        return first
+    if errors:
+        return None, None, 'cannot read the pool: %s' % errors[0]
+    return None, None, None
 
 
-def _repair_intent(aggregate, session, intent, members, report):
+def _is_ours(aggregate, members):
+    """The pool read is this aggregate's: its master is a recorded host."""
+    recorded = set(bk.recorded_hosts(aggregate.metadata).values())
+    return members.master_uuid in recorded
+
+
+# -- interrupted operations --------------------------------------------------
+
+def _repair_intent(aggregate, workflow, intent, session, members, error,
+                   report):
     md = aggregate.metadata
     if md.get(ps.KEY) != ps.CHANGING:
-        _settle(aggregate, intent, {}, None, None)
+        ledger.settle(aggregate, intent, {}, None)
         report.actions.append('cleared stale intent %s of host %s'
                               % (intent.op, intent.host))
         return
+    if not intent.may_have_changed_pool():
+        # NOTE: nothing that changes the pool was sent: undo is exact.
+        _release_claim(workflow, intent)
+        _roll_back(aggregate, intent, report, 'nothing was sent to xapi')
+        return
+    if members is None:
+        raise _Unknown('%s of host %s: %s; the intent is kept'
+                       % (intent.op, intent.host, error or 'pool not found'))
     host_uuid = intent.host_uuid or md.get(intent.host)
     if intent.op == ps.OP_ADD:
-        _repair_add(aggregate, session, intent, host_uuid, members, report)
+        _repair_add(aggregate, workflow, intent, host_uuid, session, members,
+                    report)
     else:
-        _repair_remove(aggregate, intent, host_uuid, members, report)
+        _repair_remove(aggregate, workflow, intent, host_uuid, session,
+                       members, report)
 
 
-def _repair_add(aggregate, session, intent, host_uuid, members, report):
+def _roll_back(aggregate, intent, report, why):
+    ledger.settle(aggregate, intent, {}, intent.prev_state,
+                  reason='%s of %s rolled back: %s' % (intent.op, intent.host,
+                                                       why))
+    report.actions.append('rolled back %s of host %s -> %s (%s)'
+                          % (intent.op, intent.host, intent.prev_state, why))
+
+
+def _repair_add(aggregate, workflow, intent, host_uuid, session, members,
+                report):
     if intent.phase == 'init':
-        reached = (members.name_label == aggregate.name and
-                   host_uuid in (None, members.master_uuid))
-        if reached:
+        if members.name_label == aggregate.name and \
+                host_uuid in (None, members.master_uuid) and \
+                len(members.hosts) == 1:
             updates = {intent.host: members.master_uuid,
                        bk.MASTER_COMPUTE: intent.host}
-            _settle(aggregate, intent, updates, ps.ACTIVE,
-                    members.master.address)
+            ledger.settle(aggregate, intent, updates, ps.ACTIVE,
+                          members.master.address)
             report.actions.append('finished add of first host %s'
                                   % intent.host)
             return
-    else:
-        if host_uuid is None:
-            host_uuid = _single_unrecorded(aggregate.metadata, members)
-        if host_uuid is not None and host_uuid in members.uuids:
-            info = members.host(host_uuid)
-            if not (info.live and info.enabled):
-                _wait_live(session, host_uuid, report)
-            _settle(aggregate, intent, {intent.host: host_uuid}, ps.ACTIVE,
-                    None)
-            report.actions.append('finished add of host %s' % intent.host)
-            return
-    _settle(aggregate, intent, {}, intent.prev_state, None)
-    report.actions.append('rolled back add of host %s -> %s'
-                          % (intent.host, intent.prev_state))
+        _release_claim(workflow, intent)
+        _roll_back(aggregate, intent, report, 'the pool was not named')
+        return
+    if host_uuid is None:
+        info = _member_at(workflow, aggregate, intent.host, members,
+                          url=intent.url)
+        host_uuid = info.uuid if info is not None else None
+    if host_uuid is None:
+        _roll_back(aggregate, intent, report, 'the joiner is not a member')
+        return
+    if host_uuid not in members.uuids:
+        _await_join(workflow, intent, session, host_uuid)
+        members = pool.snapshot(session)
+        report.members = sorted(members.uuids)
+    if host_uuid in members.uuids:
+        info = members.host(host_uuid)
+        if not (info.live and info.enabled):
+            _wait_live(session, host_uuid, intent)
+        ledger.settle(aggregate, intent, {intent.host: host_uuid}, ps.ACTIVE)
+        report.actions.append('finished add of host %s' % intent.host)
+        return
+    _release_claim(workflow, intent)
+    _roll_back(aggregate, intent, report, 'the host did not join')
 
 
-def _repair_remove(aggregate, intent, host_uuid, members, report):
+def _await_join(workflow, intent, master, host_uuid):
+    """Until the join's outcome is known: the task ended, the joiner back.
+
+    :raises _Unknown: still pending (or the joiner silent) after the bound.
+    """
+    url = intent.url or workflow.locate(intent.host)
+    settings = master.settings
+    try:
+        joiner = workflow.session_at(url)
+        still = pool.pending(joiner, JOIN_METHODS)
+    except exception.XapiError as exc:
+        if exc.code == 'HOST_IS_SLAVE':
+            return  # NOTE: it joined some pool: the master's list says which
+        raise _Unknown('add of host %s: its xapi answers %s'
+                       % (intent.host, exc.code))
+    except exception.XapiUnavailable:
+        # NOTE: the joiner restarts after a join: wait for the master to
+        # list it, then decide; silence past the bound decides nothing.
+        try:
+            master.wait_for(['host'], lambda: host_mod.find(master, host_uuid),
+                            settings.live_timeout,
+                            'host %s to join or answer' % host_uuid)
+        except exception.XapiTimeout:
+            raise _Unknown('add of host %s: outcome unknown, its xapi does '
+                           'not answer and the master does not list it'
+                           % intent.host)
+        return
+    if still:
+        try:
+            pool.wait_not_pending(joiner, JOIN_METHODS, settings.task_timeout)
+        except exception.XenPoolError as exc:
+            raise _Unknown('add of host %s: the join task is still running '
+                           '(%s)' % (intent.host, exc))
+
+
+def _wait_live(session, host_uuid, intent):
+    try:
+        pool.wait_until_live(session, host_uuid)
+    except exception.XapiTimeout:
+        raise _Unknown('add of host %s: joined, not live yet' % intent.host)
+
+
+def _repair_remove(aggregate, workflow, intent, host_uuid, session, members,
+                   report):
     if host_uuid is not None and host_uuid in members.uuids:
-        _settle(aggregate, intent, {}, intent.prev_state, None)
-        report.actions.append('rolled back remove of host %s -> %s'
-                              % (intent.host, intent.prev_state))
+        try:
+            if intent.phase == 'eject' and pool.pending(session, EJECT_METHODS):
+                pool.wait_not_pending(session, EJECT_METHODS,
+                                      session.settings.task_timeout)
+            members = pool.snapshot(session)
+        except exception.XapiTimeout:
+            raise _Unknown('remove of host %s: the eject task is still '
+                           'running' % intent.host)
+        except (exception.XapiError, exception.XapiUnavailable) as exc:
+            raise _Unknown('remove of host %s: %s' % (intent.host, exc))
+    if host_uuid is not None and host_uuid in members.uuids:
+        _roll_back(aggregate, intent, report, 'the host is still a member')
         return
     updates = {intent.host: None}
     left = dict(bk.recorded_hosts(aggregate.metadata))
     left.pop(intent.host, None)
     if left:
         new = ps.ERROR if intent.prev_state == ps.ERROR else ps.ACTIVE
-        _settle(aggregate, intent, updates, new, None)
+        ledger.settle(aggregate, intent, updates, new)
     else:
         updates[bk.MASTER_COMPUTE] = None
-        _settle(aggregate, intent, updates, ps.CREATED, '')
+        ledger.settle(aggregate, intent, updates, ps.CREATED, '')
     report.actions.append('finished remove of host %s' % intent.host)
 
 
-def _single_unrecorded(md, members):
-    """The one member no ``<host>`` key names (the joiner), else None."""
-    unknown = members.uuids - set(bk.recorded_hosts(md).values())
-    return next(iter(unknown)) if len(unknown) == 1 else None
+def _release_claim(workflow, intent):
+    release = getattr(workflow, 'release_claim', None)
+    if release is not None:
+        release(intent)
 
 
-def _wait_live(session, host_uuid, report):
-    try:
-        pool.wait_until_live(session, host_uuid)
-    except (exception.XapiError, exception.XapiUnavailable) as exc:
-        report.unhealthy.append('host %s not live: %s' % (host_uuid, exc))
+# -- repairs of settled metadata ----------------------------------------------
 
-
-def _settle(aggregate, intent, updates, new_state, master_address):
-    """Clear the intent; apply ``updates`` and ``new_state`` (None: keep).
-
-    NOTE: the failure count is left alone: a repair counts nothing.
-    """
-    record = bk.read(aggregate.metadata).replace(intent=None)
-    if master_address is not None:
-        record = record.replace(master_address=master_address or None)
-    updates = dict(updates, **bk.updates(record))
-    if new_state is not None:
-        updates[ps.KEY] = new_state
-    aggregate.update_metadata(updates)
+def _repair_state(aggregate, members, error, report):
+    """A state nothing could leave: unknown, stale ``changing``, hostless."""
+    md = aggregate.metadata
+    state = md.get(ps.KEY)
+    if bk.read(md).intent is not None:
+        return
+    recorded = bk.recorded_hosts(md)
+    if recorded and error is not None:
+        return  # NOTE: decide nothing about hosts the pool was not read for
+    new = ps.ACTIVE if recorded else ps.CREATED
+    if state == ps.ERROR:
+        new = ps.ERROR if recorded else ps.CREATED
+    if state == ps.DISMISSED:
+        return
+    updates = {}
+    if not recorded and (md.get(bk.MASTER_COMPUTE) or
+                         bk.read(md).master_address):
+        updates[bk.MASTER_COMPUTE] = None
+        updates[bk.KEY] = bk.encode(bk.read(md).replace(master_address=None))
+        report.actions.append('cleared the master recorded without hosts')
+    if state != new:
+        updates[ps.KEY] = new
+        report.actions.append('%s -> %s' % (
+            'changing without intent record' if state == ps.CHANGING else
+            'operational_state %r' % (state,), new))
+    if updates:
+        aggregate.update_metadata(updates)
 
 
 def _follow_master(aggregate, members, report):
     master = members.master
     if master is None:
-        report.drift.append('pool reports no master')
         return
     md = aggregate.metadata
     name = bk.host_for_uuid(md, master.uuid)
-    if name is None:
-        report.drift.append('master %s (%s) is not recorded in the aggregate'
-                            % (master.uuid, master.address))
-        return
     updates = {}
     if md.get(bk.MASTER_COMPUTE) != name:
         updates[bk.MASTER_COMPUTE] = name
@@ -231,33 +404,54 @@ def _follow_master(aggregate, members, report):
                               % (name, md.get(bk.MASTER_COMPUTE)))
     record = bk.read(md)
     if record.master_address != master.address:
-        updates.update(bk.updates(record.replace(
-            master_address=master.address)))
+        updates[bk.KEY] = bk.encode(record.replace(
+            master_address=master.address))
         report.actions.append('master address is now %s' % master.address)
     if updates:
         aggregate.update_metadata(updates)
 
 
-def _drift(aggregate, members, report):
-    recorded = bk.recorded_hosts(aggregate.metadata)
-    for host, host_uuid in sorted(recorded.items()):
-        if host_uuid not in members.uuids:
-            report.drift.append('host %s (%s) is recorded but not a member'
-                                % (host, host_uuid))
-    known = set(recorded.values())
-    for info in members.hosts:
-        if info.uuid not in known:
-            report.drift.append('member %s (%s) is not recorded'
-                                % (info.uuid, info.address))
-        elif not (info.live and info.enabled):
-            report.unhealthy.append('host %s is %s' % (
-                bk.host_for_uuid(aggregate.metadata, info.uuid),
-                'not live' if not info.live else 'disabled'))
-    _compare_hosts(aggregate, report)
+def _drop_non_members(aggregate, members, report):
+    """Forget uuids of hosts the (provably ours) pool does not list."""
+    gone = {host: None for host, host_uuid
+            in bk.recorded_hosts(aggregate.metadata).items()
+            if host_uuid not in members.uuids}
+    if gone:
+        aggregate.update_metadata(gone)
+        report.actions.append('forgot host(s) no longer in the pool: %s'
+                              % ', '.join(sorted(gone)))
 
 
-def _compare_hosts(aggregate, report):
+def _repair_host_list(aggregate, workflow, members, error, report):
+    """The caller's host list follows the recorded hosts (when ours)."""
     recorded = bk.recorded_hosts(aggregate.metadata)
+    ours = contract.owns_host_list(aggregate)
+    known = members is not None and _is_ours(aggregate, members)
     for host in sorted(set(aggregate.hosts) - set(recorded)):
-        report.drift.append('compute host %s has no xenhost uuid recorded'
-                            % host)
+        info = _member_at(workflow, aggregate, host, members) if known \
+            else None
+        if info is not None:
+            aggregate.update_metadata({host: info.uuid})
+            report.actions.append('recorded member %s (%s)'
+                                  % (host, info.uuid))
+        elif ours and (known or (not recorded and error is None)):
+            aggregate.delete_host(host)
+            report.actions.append('removed %s from the host list: not a '
+                                  'member of the pool' % host)
+    if ours:
+        for host in sorted(set(bk.recorded_hosts(aggregate.metadata)) -
+                           set(aggregate.hosts)):
+            aggregate.add_host(host)
+            report.actions.append('added %s to the host list: a member '
+                                  'recorded in the metadata' % host)
+
+
+def _member_at(workflow, aggregate, host, members, url=None):
+    """The unrecorded member whose address is where ``host``'s xapi is."""
+    url = url or workflow.locate(host)
+    address = urllib.parse.urlsplit(url).hostname if url else None
+    recorded = set(bk.recorded_hosts(aggregate.metadata).values())
+    for info in members.hosts:
+        if address and info.address == address and info.uuid not in recorded:
+            return info
+    return None

@@ -19,10 +19,12 @@ Every operation follows the same contract:
 Non-pool aggregates are ignored by add and remove.
 """
 
-import dataclasses
+import contextlib
+import getpass
 import os
 import socket
 import time
+import urllib.parse
 
 from oslo_log import log as logging
 
@@ -30,7 +32,7 @@ from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
-from xenpool_driver.aggregates import contract
+from xenpool_driver.aggregates import ledger
 from xenpool_driver.aggregates import reconcile as reconcile_mod
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import session as xsession
@@ -41,6 +43,17 @@ ADD_ACTION = 'add_to_aggregate'
 REMOVE_ACTION = 'remove_from_aggregate'
 DELETE_ACTION = 'delete_aggregate'
 RESET_ACTION = 'reset_aggregate'
+FORCE_ACTION = 'force_aggregate_state'
+FORGET_ACTION = 'forget_aggregate_host'
+
+
+def default_owner():
+    """Who runs operations from this process: ``user@host:pid``."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - NOTE: no user name in some containers
+        user = str(os.getuid())
+    return '%s@%s:%d' % (user, socket.gethostname(), os.getpid())
 
 
 class Workflow:
@@ -53,19 +66,23 @@ class Workflow:
     :param host_locator: callable ``compute host name -> xapi URL`` (or None
         when unknown), used for hosts other than ``own_host``.
     :param clock: wall-clock callable (seconds), for the intent's ``started``.
-    :param owner: who runs the operations (written in the intent record).
+    :param owner: who runs the operations (written in the intent record;
+        default :func:`default_owner`).
+    :param lease_wait: ``wait(seconds) -> bool`` between lease renewals
+        (see :class:`.ledger.Renewer`); tests inject it.
     :ivar progress: optional callable ``(phase, fraction_or_None)`` told of
         each phase of a long operation and of the XAPI task's progress.
     """
 
     def __init__(self, connector, conf=None, own_host=None, host_locator=None,
-                 clock=None, owner=None):
+                 clock=None, owner=None, lease_wait=None):
         self._connector = connector
         self.conf = conf if conf is not None else xenpool_conf.CONF
         self.own_host = own_host
         self.host_locator = host_locator
         self.clock = clock or time.time
-        self.owner = owner or '%s:%d' % (socket.gethostname(), os.getpid())
+        self.owner = owner or default_owner()
+        self.lease_wait = lease_wait
         self.progress = None
 
     def _report(self, phase, fraction=None):
@@ -125,6 +142,14 @@ class Workflow:
             'cannot locate the xapi of host %s: pass slave_info with its url '
             'or configure a host locator' % host)
 
+    def locate(self, host):
+        """xapi URL of compute ``host`` (own host, then the locator), or None."""
+        if host == self.own_host and self.xs.connection_url:
+            return self.xs.connection_url
+        if self.host_locator is not None:
+            return self.host_locator(host) or None
+        return None
+
     # -- public operations --------------------------------------------------
 
     def add(self, aggregate, host, slave_info=None):
@@ -134,12 +159,17 @@ class Workflow:
         ``host`` is locatable (own host, ``slave_info['url']`` or locator).
         Post (success): ``<host>`` = its xenhost uuid, state ``active``, no
         intent, failure count 0; on the first host also ``master_compute`` and
-        the master address. Post (failure): previous state, no intent, one
-        more failure counted.
+        the master address; a host list that is ours lists ``host``. Adding a
+        host that is a member already records it (idempotent). Post
+        (failure): previous state, no intent, the reason kept; one more
+        failure counted when something that changes the pool was sent; a
+        host that joined but did not become live within ``live_timeout`` is
+        recorded and the state is ``error``.
 
         :param slave_info: optional dict with ``url`` and ``xenhost_uuid``.
         :returns: the xenhost uuid, or None for a non-pool aggregate.
-        :raises InvalidAggregateAction: refused (state, location, race).
+        :raises InvalidAggregateAction: refused (state, location, race, a host
+            claimed by another aggregate or in another pool).
         :raises PreflightFailed: the joiner would be refused (every mismatch).
         :raises XapiError: xapi answered an error (code, params).
         :raises XapiUnavailable: no xapi answered.
@@ -147,51 +177,61 @@ class Workflow:
         if not ps.is_hv_pool(aggregate.metadata):
             LOG.debug('Aggregate %s is not a pool: add ignored', aggregate.id)
             return None
+        recorded = bk.recorded_hosts(aggregate.metadata).get(host)
+        if recorded and aggregate.metadata.get(ps.KEY) in (ps.ACTIVE, ps.ERROR):
+            # NOTE: idempotent: the host is ours already (reconcile checks
+            # that the pool agrees); only a host list of ours may lack it.
+            ledger.follow_host_list(aggregate, {host: recorded})
+            return recorded
         state, record = self._check(aggregate, ps.OP_ADD, ADD_ACTION)
         url = self.host_url(aggregate, ADD_ACTION, host, slave_info)
         first = self._is_first_host(aggregate.metadata, record)
         intent = bk.new_intent(ps.OP_ADD, host, state, self.owner, self.clock(),
                                url=url, host_uuid=(slave_info or {}).get(
                                    'xenhost_uuid'))
-        if first:
-            intent = dataclasses.replace(intent, phase='init')
-        self._begin(aggregate, ps.OP_ADD, ADD_ACTION, state, intent)
+        op = self._begin(aggregate, ps.OP_ADD, ADD_ACTION, state, intent)
         step = self._add_first if first else self._join
-        updates, master_address = self._run(
-            aggregate, intent, lambda: step(aggregate, intent, record),
-            lambda: self._verify_add(aggregate, intent, record, first))
-        self._succeed(aggregate, intent, updates, ps.ACTIVE, master_address)
+        with self._renewing(op):
+            updates, master_address = self._run(
+                aggregate, op, lambda: step(aggregate, op, record),
+                lambda: self._verify_add(aggregate, op, record, first))
+            op.succeed(updates, ps.ACTIVE, master_address)
         return updates[host]
 
     def remove(self, aggregate, host, force=False, dead=False):
         """Remove compute ``host`` from the pool of ``aggregate``.
 
-        Pre: a pool aggregate in ``active`` or ``error`` with ``<host>``
-        recorded. Post (success): ``<host>`` removed; slave: ejected; master
-        with others left: a live slave designated first, then the old master
-        ejected, ``master_compute``/address follow; last host: pool name
-        cleared, master keys removed, state ``created``. Otherwise the state
-        is ``active`` (``error`` stays ``error`` until an admin reset).
+        Pre: a pool aggregate in ``active`` or ``error``. Post (success):
+        ``<host>`` removed (and unlisted from a host list that is ours);
+        slave: ejected; master with others left: a live slave designated
+        first, then the old master ejected, ``master_compute``/address
+        follow; last host: pool name cleared, master keys removed, state
+        ``created``. Otherwise the state is ``active`` (``error`` stays
+        ``error`` until an admin reset). Removing a host that is not a member
+        is a success that cleans up (idempotent).
 
         :param force: eject even with running VMs resident (they are lost).
         :param dead: the host is dead: forget its record (``host.destroy``)
             instead of ejecting it; only a slave the master reports offline.
-        :raises InvalidAggregateAction: refused (state, unknown host, race, no
-            live slave to become master, a dead master, a "dead" host the
-            master reports live).
+        :returns: True when a member was removed; False when ``host`` was
+            not a member (nothing to do but clean up), or not a pool.
+        :raises InvalidAggregateAction: refused (state, race, no live slave to
+            become master, a dead master, a "dead" host the master reports
+            live).
         :raises XapiError: xapi answered an error (code, params).
         :raises XapiUnavailable: no xapi answered.
         """
         if not ps.is_hv_pool(aggregate.metadata):
             LOG.debug('Aggregate %s is not a pool: remove ignored',
                       aggregate.id)
-            return
-        state, record = self._check(aggregate, ps.OP_REMOVE, REMOVE_ACTION)
+            return False
         host_uuid = bk.recorded_hosts(aggregate.metadata).get(host)
         if not host_uuid:
-            raise exception.InvalidAggregateAction(
-                REMOVE_ACTION, aggregate.id,
-                'host %s has no xenhost uuid recorded in the aggregate' % host)
+            host_uuid = self._unrecorded_member(aggregate, host)
+            if not host_uuid:
+                self._forget_non_member(aggregate, host)
+                return False
+        state, record = self._check(aggregate, ps.OP_REMOVE, REMOVE_ACTION)
         is_master = aggregate.metadata.get(bk.MASTER_COMPUTE) == host
         if dead and is_master:
             # NOTE: a dead master needs a slave promoted by hand
@@ -202,17 +242,19 @@ class Workflow:
                 'promote a slave first' % host)
         intent = bk.new_intent(ps.OP_REMOVE, host, state, self.owner,
                                self.clock(), host_uuid=host_uuid)
-        self._begin(aggregate, ps.OP_REMOVE, REMOVE_ACTION, state, intent)
-        outcome = self._run(
-            aggregate, intent,
-            lambda: self._remove(aggregate, intent, record, is_master, force, dead),
-            lambda: self._verify_remove(aggregate, intent))
-        updates, master_address = outcome
-        if master_address == '':  # NOTE: the last host left: pool cleared
-            new_state = ps.CREATED
-        else:
-            new_state = ps.ERROR if state == ps.ERROR else ps.ACTIVE
-        self._succeed(aggregate, intent, updates, new_state, master_address)
+        op = self._begin(aggregate, ps.OP_REMOVE, REMOVE_ACTION, state, intent)
+        with self._renewing(op):
+            updates, master_address = self._run(
+                aggregate, op,
+                lambda: self._remove(aggregate, op, record, is_master, force,
+                                     dead),
+                lambda: self._verify_remove(aggregate, op))
+            if master_address == '':  # NOTE: the last host left: pool cleared
+                new_state = ps.CREATED
+            else:
+                new_state = ps.ERROR if state == ps.ERROR else ps.ACTIVE
+            op.succeed(updates, new_state, master_address)
+        return True
 
     def delete(self, aggregate):
         """Mark an aggregate without hosts ``dismissed`` (no XAPI call).
@@ -223,15 +265,15 @@ class Workflow:
         if aggregate.hosts or bk.recorded_hosts(aggregate.metadata):
             raise exception.InvalidAggregateAction(
                 DELETE_ACTION, aggregate.id, 'pool still has hosts')
-        self._transition(aggregate, DELETE_ACTION, state, ps.DISMISSED,
-                         bk.updates(bk.Bookkeeping()))
+        ledger.transition(aggregate, DELETE_ACTION, state, ps.DISMISSED,
+                          bk.updates(bk.Bookkeeping()))
 
     def reset(self, aggregate):
         """Admin reset: leave ``error`` only when reality agrees.
 
         Runs :func:`reconcile` first; with no drift the state becomes
         ``active`` (``created`` when no host is recorded) and the failure count
-        is reset.
+        and reason are cleared.
 
         :returns: the :class:`~reconcile.ReconcileReport`.
         :raises InvalidAggregateAction: not in ``error``, or drift remains
@@ -243,18 +285,63 @@ class Workflow:
         if state != ps.ERROR:
             # NOTE: reconcile finished an interrupted op; nothing to reset.
             return report
-        if report.error or report.drift:
+        if not report.agreed or report.unhealthy:
             raise exception.InvalidAggregateAction(
                 RESET_ACTION, aggregate.id,
                 'metadata and pool disagree: %s' % '; '.join(
-                    ([report.error] if report.error else []) + report.drift))
+                    ([report.error] if report.error else []) + report.drift +
+                    report.unhealthy + [x for x in (report.busy,
+                                                    report.pending) if x]))
         new = ps.ACTIVE if bk.recorded_hosts(aggregate.metadata) else ps.CREATED
-        record = bk.read(aggregate.metadata).replace(failures=0, counted=None)
-        self._transition(aggregate, RESET_ACTION, ps.ERROR, new,
-                         bk.updates(record))
+        record = bk.read(aggregate.metadata).replace(failures=0, counted=None,
+                                                     reason=None)
+        ledger.transition(aggregate, RESET_ACTION, ps.ERROR, new,
+                          {bk.KEY: bk.encode(record)})
         report.actions.append('reset %s -> %s' % (ps.ERROR, new))
         report.state_after = new
         return report
+
+    def force_state(self, aggregate, state):
+        """Admin: set ``operational_state`` once reconcile showed reality.
+
+        The way out when nothing else applies (logged as a warning). An
+        operation whose lease is alive is never overridden.
+
+        :raises InvalidAggregateAction: unknown ``state``, ``changing``, or a
+            live operation.
+        """
+        if state not in ps.ALL_STATES or state == ps.CHANGING:
+            raise exception.InvalidAggregateAction(
+                FORCE_ACTION, aggregate.id,
+                'cannot force state %r: one of %s' % (state, ', '.join(sorted(
+                    ps.ALL_STATES - {ps.CHANGING}))))
+        self._refuse_live_operation(aggregate, FORCE_ACTION)
+        old = aggregate.metadata.get(ps.KEY)
+        record = bk.read(aggregate.metadata).replace(
+            intent=None, counted=None,
+            reason='state forced from %s to %s by %s' % (old, state, self.owner))
+        if state != ps.ERROR:
+            record = record.replace(failures=0)
+        aggregate.update_metadata(dict(bk.updates(record), **{ps.KEY: state}))
+        LOG.warning('Aggregate %s: operational_state forced from %s to %s by %s',
+                    aggregate.id, old, state, self.owner)
+
+    def forget_host(self, aggregate, host):
+        """Admin: drop ``host``'s record and listing, whatever the pool says.
+
+        For a host reconcile showed is not (or no longer) what the metadata
+        says; nothing is asked of xapi. Logged as a warning.
+
+        :raises InvalidAggregateAction: a live operation is in flight.
+        """
+        self._refuse_live_operation(aggregate, FORGET_ACTION)
+        updates = {host: None}
+        if aggregate.metadata.get(bk.MASTER_COMPUTE) == host:
+            updates[bk.MASTER_COMPUTE] = None
+        aggregate.update_metadata(updates)
+        ledger.follow_host_list(aggregate, updates)
+        LOG.warning('Aggregate %s: host %s forgotten by %s', aggregate.id,
+                    host, self.owner)
 
     def reconcile(self, aggregate):
         """See :func:`xenpool_driver.aggregates.reconcile.reconcile`."""
@@ -263,9 +350,7 @@ class Workflow:
     def record_failure(self, aggregate, host, count=True):
         """Account for a failure reported by the caller (undo hook).
 
-        A failure our own workflow already counted for ``host`` is not counted
-        again (the ``counted`` marker is consumed instead). Never touches an
-        aggregate in ``changing``.
+        See :func:`.ledger.count_failure`.
 
         :param count: False when the failure was a refusal that attempted
             nothing: only a ``counted`` marker is consumed.
@@ -273,40 +358,88 @@ class Workflow:
         """
         if not ps.is_hv_pool(aggregate.metadata):
             return False
-        record = bk.read(aggregate.metadata)
-        done = record.counted
-        if done is not None and done.host == host:
-            aggregate.update_metadata(bk.updates(record.replace(counted=None)))
-            return False
-        state = aggregate.metadata.get(ps.KEY)
-        if not count or state == ps.CHANGING:
-            # NOTE: an operation is in flight (or crashed): it does its own
-            # accounting, or reconcile repairs it; never touch it here.
-            return False
-        failures = record.failures + 1
-        updates = bk.updates(record.replace(failures=failures, counted=None))
-        if state == ps.ACTIVE and failures >= self.xs.pool_error_threshold:
-            updates[ps.KEY] = ps.ERROR
-        aggregate.update_metadata(updates)
-        return True
+        return ledger.count_failure(aggregate, host, count,
+                                    self.xs.pool_error_threshold)
+
+    def _refuse_live_operation(self, aggregate, action):
+        intent = bk.read(aggregate.metadata).intent
+        if intent is not None and intent.lease_alive(self.clock()):
+            raise exception.InvalidAggregateAction(
+                action, aggregate.id, 'operation %s of host %s by %s is in '
+                'flight' % (intent.op, intent.host, intent.owner))
+
+    def _unrecorded_member(self, aggregate, host):
+        """The uuid of ``host`` when it is a member nobody recorded, or None."""
+        url = self.locate(host)
+        if not url or not bk.recorded_hosts(aggregate.metadata):
+            return None
+        address = urllib.parse.urlsplit(url).hostname
+        members = pool.snapshot(self.session_at(self.master_url(
+            aggregate.metadata)))
+        recorded = set(bk.recorded_hosts(aggregate.metadata).values())
+        for info in members.hosts:
+            if info.address == address and info.uuid not in recorded:
+                return info.uuid
+        return None
+
+    def _forget_non_member(self, aggregate, host):
+        """Remove of a host that is not a member: clean up, succeed."""
+        self._refuse_live_operation(aggregate, REMOVE_ACTION)
+        ledger.follow_host_list(aggregate, {host: None})
+        LOG.info('Host %s is not a member of aggregate %s: nothing to remove',
+                 host, aggregate.id)
+
+    @contextlib.contextmanager
+    def _renewing(self, op):
+        with ledger.Renewer(op, self.xs.lease_renewal_interval,
+                            wait=self.lease_wait):
+            try:
+                yield
+            except KeyboardInterrupt:
+                # NOTE: we stop without knowing the outcome: the intent stays
+                # and its lease ends now, so reconcile may take it over.
+                op.release()
+                raise
 
     # -- steps ----------------------------------------------------------------
 
-    def _add_first(self, aggregate, intent, record):
+    def _add_first(self, aggregate, op, record):
         """First host: it becomes master; pool name := aggregate name."""
+        intent = op.intent
         session = self.session_at(intent.url)
         info = pool.this_host(session)
+        self._check_alone(aggregate, intent, session, info)
+        op.note(host_uuid=info.uuid, phase='init')
         pool.init_pool(session, aggregate.name)
         return ({intent.host: info.uuid, bk.MASTER_COMPUTE: intent.host},
                 info.address)
 
-    def _join(self, aggregate, intent, record):
+    def _check_alone(self, aggregate, intent, session, info):
+        """The first host must be standalone: never take over another pool.
+
+        NOTE: ``this_host`` follows HOST_IS_SLAVE: a slave's handle then
+        talks to its master (its URL changed).
+        """
+        members = pool.snapshot(session)
+        if session.url != intent.url or len(members.hosts) > 1:
+            raise exception.InvalidAggregateAction(
+                ADD_ACTION, aggregate.id,
+                'host %s is in pool %r of %d host(s) mastered by %s: only a '
+                'standalone host can be the first host of an aggregate'
+                % (intent.host, members.name_label, len(members.hosts),
+                   info.address))
+
+    def _join(self, aggregate, op, record):
+        intent = op.intent
         joiner = self.session_at(intent.url)
         master = self.session_at(self.master_url(aggregate.metadata, record))
         host_uuid = intent.host_uuid
         if not host_uuid:
-            host_uuid = pool.this_host(joiner).uuid
-            self._update_intent(aggregate, intent, host_uuid=host_uuid)
+            info = pool.this_host(joiner)
+            if joiner.url != intent.url:
+                return self._already_member(aggregate, intent, master, info)
+            host_uuid = info.uuid
+            op.note(host_uuid=host_uuid)
         force = self.xs.use_join_force
         self._report('preflight')
         mismatches = pool.preflight(joiner, master, force=force,
@@ -315,36 +448,60 @@ class Workflow:
             raise exception.PreflightFailed(ADD_ACTION, aggregate.id,
                                             intent.host, mismatches)
         address = record.master_address or master.address
-        self._update_intent(aggregate, intent, host_uuid=host_uuid,
-                            phase='join')
+        op.note(phase='join')
         pool.join(joiner, master, address, self.xs.connection_username,
                   self.xs.connection_password, force=force,
                   joiner_uuid=host_uuid,
                   on_progress=lambda f: self._report('join', f),
-                  on_phase=self._report)
+                  on_phase=lambda phase: self._live_phase(op, phase),
+                  on_wait=self._report)
         return {intent.host: host_uuid}, None
 
-    def _remove(self, aggregate, intent, record, is_master, force, dead=False):
+    def _already_member(self, aggregate, intent, master, info):
+        """The joiner is a slave: of our pool (record it) or another (refuse).
+
+        NOTE: a join that completed after its caller died leaves exactly
+        this; joining again would be refused by xapi anyway.
+        """
+        members = pool.snapshot(master)
+        if info.uuid == members.master_uuid:
+            address = urllib.parse.urlsplit(intent.url).hostname
+            for member in members.hosts:
+                if member.address == address:
+                    return {intent.host: member.uuid}, None
+        raise exception.InvalidAggregateAction(
+            ADD_ACTION, aggregate.id,
+            'host %s is a member of the pool mastered by %s: eject it there '
+            'first' % (intent.host, info.address))
+
+    def _live_phase(self, op, phase):
+        op.note(phase='live')
+        self._report(phase)
+
+    def _remove(self, aggregate, op, record, is_master, force, dead=False):
+        intent = op.intent
         master = self.session_at(self.master_url(aggregate.metadata, record))
         if dead:
             self._report('forget dead host')
+            op.note(phase='destroy')
             pool.destroy_host(master, intent.host_uuid)
             return {intent.host: None}, None
         if not is_master:
+            op.note(phase='eject')
             pool.eject(master, intent.host_uuid, force=force,
                        on_progress=lambda f: self._report('eject', f))
             return {intent.host: None}, None
         members = pool.snapshot(master)
         others = [h for h in members.hosts if h.uuid != intent.host_uuid]
         if not others:
+            op.note(phase='clear')
             pool.clear_pool(master)
             return ({intent.host: None, bk.MASTER_COMPUTE: None},
                     '')  # '' clears the recorded master address
         updates = {intent.host: None}
         if members.master_uuid == intent.host_uuid:
             target = self._pick_new_master(aggregate, others)
-            self._update_intent(aggregate, intent, target_uuid=target.uuid,
-                                phase='designate')
+            op.note(target_uuid=target.uuid, phase='designate')
             self._report('designate new master')
             pool.designate_new_master(master, target.uuid, membership=members)
         else:
@@ -354,8 +511,7 @@ class Workflow:
         name = bk.host_for_uuid(aggregate.metadata, target.uuid)
         # NOTE: an unrecorded master is left for reconcile to report as drift
         follow = {bk.MASTER_COMPUTE: name} if name else {}
-        self._update_intent(aggregate, intent, phase='eject',
-                            extra=follow, master_address=target.address)
+        op.note(phase='eject', extra=follow, master_address=target.address)
         # NOTE: after designate the session followed HOST_IS_SLAVE to the new
         # master and re-logged in: reuse it (another handle's pooled sessions
         # died in the restart and would each cost a failed call + a login).
@@ -378,21 +534,29 @@ class Workflow:
 
     # -- verification after a failure ------------------------------------------
 
-    def _verify_add(self, aggregate, intent, record, first):
-        """Re-read reality: did the host join although xapi said no?"""
-        intent = bk.read(aggregate.metadata).intent or intent
-        if first or not intent.host_uuid or intent.phase != 'join':
+    def _verify_add(self, aggregate, op, record, first):
+        """Re-read reality: did the host join although xapi said no?
+
+        :returns: the outcome when the host is a member and live; raises
+            :class:`_JoinedNotLive` when it is a member that is not live.
+        """
+        intent = op.intent
+        if first or not intent.host_uuid or \
+                intent.phase not in ('join', 'live'):
             return None  # NOTE: nothing reached xapi's join: no read needed
         master = self.session_at(self.master_url(aggregate.metadata, record))
         members = pool.snapshot(master)
-        if intent.host_uuid in members.uuids:
-            return {intent.host: intent.host_uuid}, None
-        return None
+        info = members.host(intent.host_uuid)
+        if info is None:
+            return None
+        if not (info.live and info.enabled):
+            raise _JoinedNotLive({intent.host: intent.host_uuid})
+        return {intent.host: intent.host_uuid}, None
 
-    def _verify_remove(self, aggregate, intent):
+    def _verify_remove(self, aggregate, op):
         """Re-read reality: did the host leave although xapi said no?"""
-        intent = bk.read(aggregate.metadata).intent or intent
-        if intent.phase not in (None, 'designate', 'eject'):
+        intent = op.intent
+        if not intent.may_have_changed_pool():
             return None
         master = self.session_at(self.master_url(aggregate.metadata))
         members = pool.snapshot(master)
@@ -400,6 +564,8 @@ class Workflow:
             return None
         name = bk.host_for_uuid(aggregate.metadata, members.master_uuid)
         updates = {intent.host: None}
+        if not members.hosts or members.master_uuid == intent.host_uuid:
+            return None
         if members.master is not None and name:
             updates[bk.MASTER_COMPUTE] = name
             return updates, members.master.address
@@ -416,107 +582,78 @@ class Workflow:
 
     @staticmethod
     def _is_first_host(metadata, record):
-        return not record.master_address and not metadata.get(bk.MASTER_COMPUTE)
+        return not bk.recorded_hosts(metadata)
 
     def _begin(self, aggregate, op, action, state, intent):
         """Observed state -> ``changing`` + intent, in ONE metadata update."""
-        raw = aggregate.metadata.get(bk.KEY)
-        record = bk.parse(raw).replace(intent=intent)
-        self._transition(aggregate, action, state, ps.CHANGING,
-                         bk.updates(record), op=op, raw=raw)
+        try:
+            return ledger.begin(aggregate, action, op, state, intent,
+                                self.clock, self.xs.lease_expiry)
+        except ValueError as exc:
+            raise exception.InvalidAggregateAction(action, aggregate.id,
+                                                   str(exc))
 
-    def _transition(self, aggregate, action, old, new, updates, op=None,
-                    raw=None):
-        """Move ``operational_state`` from ``old`` to ``new`` with ``updates``.
-
-        NOTE: with compare_and_set_metadata the move is atomic, so two
-        requests can never both leave ``created``/``active``; without it we
-        re-check and update (a window remains: documented limitation).
-        """
-        assert ps.is_legal_transition(old, new), (old, new)
-        updates = dict(updates, **{ps.KEY: new})
-        if contract.supports_cas(aggregate):
-            expected = {ps.KEY: old}
-            if op is not None:
-                expected[bk.KEY] = raw
-            if aggregate.compare_and_set_metadata(expected, updates):
-                return
-        elif aggregate.metadata.get(ps.KEY) == old:
-            aggregate.update_metadata(updates)
-            return
-        now = aggregate.metadata.get(ps.KEY)
-        reason = ps.refusal_reason(op, now) if op else None
-        raise exception.InvalidAggregateAction(
-            action, aggregate.id, reason or
-            'another request changed the aggregate (state %s)' % now)
-
-    def _update_intent(self, aggregate, intent, extra=None,
-                       master_address=None, **changes):
-        """Record progress of the operation in flight (no XAPI call)."""
-        record = bk.read(aggregate.metadata)
-        current = record.intent or intent
-        record = record.replace(intent=dataclasses.replace(current, **changes))
-        if master_address is not None:
-            record = record.replace(master_address=master_address)
-        aggregate.update_metadata(dict(extra or {}, **bk.updates(record)))
-
-    def _run(self, aggregate, intent, step, verify):
+    def _run(self, aggregate, op, step, verify):
         try:
             return step()
+        except ledger.LeaseLost:
+            raise
         except Exception as exc:
-            reached = None
-            if not isinstance(exc, exception.InvalidAggregateAction):
-                reached = self._safe_verify(aggregate, verify)
+            try:
+                reached = None
+                if not isinstance(exc, exception.InvalidAggregateAction):
+                    reached = self._safe_verify(aggregate, verify)
+            except _JoinedNotLive as joined:
+                op.fail(exc, self.xs.pool_error_threshold, counts=True,
+                        updates=joined.updates, new_state=ps.ERROR)
+                raise
             if reached is None:
-                self._fail(aggregate, intent, exc)
+                op.fail(exc, self.xs.pool_error_threshold,
+                        counts=_counts(op, exc))
                 raise
             LOG.warning('%s of host %s to aggregate %s reported %s, but the '
-                        'pool shows it done: success', intent.op, intent.host,
-                        aggregate.id, exc)
+                        'pool shows it done: success', op.intent.op,
+                        op.intent.host, aggregate.id, exc)
             return reached
 
     @staticmethod
     def _safe_verify(aggregate, verify):
         try:
             return verify()
+        except _JoinedNotLive:
+            raise
         except Exception as exc:  # noqa: BLE001
             # NOTE: whatever the re-read raises, the caller gets the original
             LOG.warning('Could not re-read the pool of aggregate %s: %s',
                         aggregate.id, exc)
             return None
 
-    def _succeed(self, aggregate, intent, updates, new_state, master_address):
-        record = bk.read(aggregate.metadata)
-        record = record.replace(intent=None, failures=0, counted=None)
-        if master_address is not None:
-            record = record.replace(master_address=master_address or None)
-        assert ps.is_legal_transition(ps.CHANGING, new_state)
-        aggregate.update_metadata(dict(updates, **bk.updates(record),
-                                       **{ps.KEY: new_state}))
-        LOG.info('%s of host %s on aggregate %s done: %s', intent.op,
-                 intent.host, aggregate.id, new_state)
 
-    def _fail(self, aggregate, intent, exc):
-        record = bk.read(aggregate.metadata)
-        new_state = intent.prev_state
-        if isinstance(exc, exception.InvalidAggregateAction):
-            # NOTE: refused by our own rule (preflight, running guests...):
-            # nothing was attempted on the pool, so it is no pool failure.
-            record = record.replace(intent=None)
-            aggregate.update_metadata(dict(bk.updates(record),
-                                           **{ps.KEY: new_state}))
-            LOG.warning('%s of host %s on aggregate %s refused: %s', intent.op,
-                        intent.host, aggregate.id, exc)
-            return
-        failures = record.failures + 1
-        threshold = self.xs.pool_error_threshold
-        if new_state == ps.ACTIVE and failures >= threshold:
-            new_state = ps.ERROR
-        record = record.replace(
-            intent=None, failures=failures,
-            counted=bk.Counted(intent.id, intent.op, intent.host))
-        aggregate.update_metadata(dict(bk.updates(record),
-                                       **{ps.KEY: new_state}))
-        LOG.warning('%s of host %s on aggregate %s failed (%d consecutive '
-                    'failure(s), state %s): %s', intent.op, intent.host,
-                    aggregate.id, failures, new_state, exc)
+def _counts(op, exc):
+    """Whether a failure counts towards ``pool_error_threshold``.
+
+    Only failures that may have changed the pool count: not a refusal by our
+    own rule, not one before the first call that changes the pool, and not
+    a login refused or a connection never made on the way to that call
+    (when no earlier step changed anything).
+    """
+    if isinstance(exc, exception.InvalidAggregateAction):
+        return False
+    if not op.intent.may_have_changed_pool():
+        return False
+    if op.changed_before:
+        return True
+    if isinstance(exc, exception.XapiError):
+        return exc.code != 'SESSION_AUTHENTICATION_FAILED'
+    if isinstance(exc, exception.XapiUnavailable) and \
+            not isinstance(exc, exception.XapiTimeout):
+        return exc.maybe_applied
+    return True
+
+
+class _JoinedNotLive(Exception):
+    """The host joined but is not live: record it, and fail (never active)."""
+
+    def __init__(self, updates):
+        super().__init__('joined, not live')
+        self.updates = updates

@@ -71,6 +71,14 @@ def _add_parsers(subparsers):
     p.add_argument('--json', action='store_true')
     p = sub.add_parser('reset', help='leave error when metadata and reality agree')
     p.add_argument('aggregate', metavar='NAME')
+    p = sub.add_parser('forget-host', help='admin: drop a host\'s record and listing '
+                       '(no xapi call; after reconcile showed reality)')
+    p.add_argument('aggregate', metavar='NAME')
+    p.add_argument('host')
+    p = sub.add_parser('set-state', help='admin: force operational_state '
+                       '(after reconcile showed reality)')
+    p.add_argument('aggregate', metavar='NAME')
+    p.add_argument('state', choices=sorted(ps.ALL_STATES - {ps.CHANGING}))
     p = subparsers.add_parser('preflight', help='check a host against a pool master')
     p.add_argument('aggregate', metavar='NAME')
     p.add_argument('host')
@@ -159,21 +167,11 @@ def cmd_add_host(ctx, args):
     if not url:
         raise exception.XenPoolError(
             'unknown host %s: give --url, or use a lab file naming it' % args.host)
-    if args.host not in agg.hosts:
-        agg.add_host(args.host)
-    try:
-        ctx.workflow.add(agg, args.host, slave_info={'url': url})
-    except exception.XenPoolError:
-        _undo_add(agg, args.host)
-        raise
+    # NOTE: the workflow lists the host in the store's aggregate once it is
+    # a member (and never otherwise): nothing to undo here on failure.
+    ctx.workflow.add(agg, args.host, slave_info={'url': url})
     sys.stdout.write('added %s to %s: %s\n' % (args.host, agg.name, agg.metadata.get(ps.KEY)))
     return 0
-
-
-def _undo_add(agg, host):
-    agg.refresh()
-    if host in agg.hosts and host not in bk.recorded_hosts(agg.metadata):
-        agg.delete_host(host)
 
 
 def cmd_remove_host(ctx, args):
@@ -181,12 +179,29 @@ def cmd_remove_host(ctx, args):
     # our own metadata keys as if it were a host's uuid.
     context_mod.check_host_args(args.host)
     agg = _aggregate(ctx, args.aggregate)
-    ctx.workflow.remove(agg, args.host, force=args.force, dead=args.dead)
-    agg.refresh()
-    if args.host in agg.hosts:
-        agg.delete_host(args.host)
+    if not ctx.workflow.remove(agg, args.host, force=args.force, dead=args.dead):
+        sys.stdout.write('%s is not a member of %s: nothing to remove\n'
+                         % (args.host, agg.name))
+        return 0
     sys.stdout.write('removed %s from %s: %s\n' % (args.host, agg.name,
                                                     agg.metadata.get(ps.KEY)))
+    return 0
+
+
+def cmd_forget_host(ctx, args):
+    agg = _aggregate(ctx, args.aggregate)
+    ctx.workflow.forget_host(agg, args.host)
+    sys.stdout.write('forgot %s in %s (no xapi call made): %s\n' % (
+        args.host, agg.name, agg.metadata.get(ps.KEY)))
+    return 0
+
+
+def cmd_set_state(ctx, args):
+    agg = _aggregate(ctx, args.aggregate)
+    old = agg.metadata.get(ps.KEY)
+    ctx.workflow.force_state(agg, args.state)
+    sys.stdout.write('aggregate %s: operational_state forced from %s to %s\n'
+                     % (agg.name, old, args.state))
     return 0
 
 
@@ -252,6 +267,8 @@ COMMANDS = {
     ('aggregate', 'remove-host'): cmd_remove_host,
     ('aggregate', 'reconcile'): cmd_reconcile,
     ('aggregate', 'reset'): cmd_reset,
+    ('aggregate', 'forget-host'): cmd_forget_host,
+    ('aggregate', 'set-state'): cmd_set_state,
     ('preflight', None): cmd_preflight,
     ('pool', 'show'): cmd_pool_show,
 }
@@ -293,8 +310,9 @@ def main(argv):
         # NOTE: an interrupted add or remove keeps its intent record (the
         # workflow only cleans up after errors): reconcile finishes or rolls
         # it back from reality.
-        sys.stderr.write('xenpool: interrupted: the intent record is kept; run '
-                         '"xenpool aggregate reconcile %s"\n' % (args.aggregate or 'NAME'))
+        sys.stderr.write('xenpool: interrupted: the intent record is kept and its lease '
+                         'released; run "xenpool aggregate reconcile %s"\n'
+                         % (args.aggregate or 'NAME'))
         return 130
     finally:
         if ctx is not None:

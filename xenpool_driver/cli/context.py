@@ -121,9 +121,12 @@ class Context(object):
         """
         if self._store is None:
             url = self._store_url or store_conf.connection_url(self.conf)
+            # NOTE: the command keeps the host lists itself: the workflow
+            # lists a host once it joined, and reconcile repairs the lists.
             self._store = store_mod.Store(
                 check_store_url(url),
-                busy_timeout=self.conf.store.busy_timeout)
+                busy_timeout=self.conf.store.busy_timeout,
+                owns_host_lists=True)
         return self._store
 
     @property
@@ -141,8 +144,7 @@ class Context(object):
     def workflow(self):
         if self._workflow is None:
             self._workflow = workflow_mod.Workflow(
-                lambda: self.connector, conf=self.conf, host_locator=self.locate,
-                owner='xenpool-cli')
+                lambda: self.connector, conf=self.conf, host_locator=self.locate)
             if self.progress is not None and hasattr(self._workflow, 'progress'):
                 self._workflow.progress = self.progress
         return self._workflow

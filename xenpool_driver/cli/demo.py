@@ -82,11 +82,9 @@ def _run(ctx, lab, out):
         if action is not None:
             verb, host = action
             if verb == 'add':
-                agg.add_host(host)
                 ctx.workflow.add(agg, host, slave_info={'url': ctx.locate(host)})
             else:
                 ctx.workflow.remove(agg, host)
-                agg.delete_host(host)
             ctx.progress.close()
         agg.refresh()
         view = views.aggregate_view(ctx, agg)

@@ -4,42 +4,12 @@
 whether an aggregate's metadata and the pool xapi reports agree.
 """
 
-from xenpool_driver import exception
+import time
+
 from xenpool_driver import pool_states as ps
+from xenpool_driver.aggregates import agreement
 from xenpool_driver.aggregates import bookkeeping as bk
-from xenpool_driver.xapi import pool
-
-
-def compare(metadata, members):
-    """Differences between ``metadata`` and ``members`` (a Membership or None).
-
-    :returns: list of human-readable differences; empty when they agree.
-    """
-    problems = []
-    state = metadata.get(ps.KEY)
-    record = bk.read(metadata)
-    recorded = bk.recorded_hosts(metadata)
-    if record.intent is not None:
-        problems.append('operation in flight: %s %s' % (record.intent.op, record.intent.host))
-    if state == ps.CHANGING:
-        problems.append('state is changing')
-    if members is None:
-        if recorded:
-            problems.append('hosts recorded but no pool read')
-        return problems
-    real = {h.uuid: h for h in members.hosts}
-    for host, uuid in sorted(recorded.items()):
-        if uuid not in real:
-            problems.append('%s (%s) recorded but not a member' % (host, uuid))
-    for uuid, info in sorted(real.items()):
-        if uuid not in recorded.values():
-            problems.append('member %s (%s) not recorded' % (uuid, info.address))
-        elif not (info.enabled and info.live):
-            problems.append('member %s not enabled and live' % uuid)
-    master = metadata.get(bk.MASTER_COMPUTE)
-    if master and recorded.get(master) != members.master_uuid:
-        problems.append('master is %s, metadata says %s' % (members.master_uuid, master))
-    return problems
+from xenpool_driver.aggregates import reconcile
 
 
 def membership_view(members):
@@ -67,22 +37,22 @@ def aggregate_view(ctx, agg):
         'xapi_master': None,
         'xapi_error': None,
     }
+    record = bk.read(md)
+    view['reason'] = record.reason
+    view['failures'] = record.failures
     members = None
     if view['hypervisor_pool'] and recorded:
-        try:
-            members = pool.snapshot(ctx.session(ctx.workflow.master_url(md)))
-        except exception.XenPoolError as exc:
-            view['xapi_error'] = str(exc)
+        _, members, view['xapi_error'] = reconcile.read_pool(agg, ctx.workflow)
     if members is not None:
         live = membership_view(members)
         view['xapi_hosts'] = live['hosts']
         view['xapi_master'] = live['master']
         view['pool_name_label'] = live['name_label']
-    problems = compare(md, members) if view['hypervisor_pool'] else []
-    if view['xapi_error']:
-        problems.append(view['xapi_error'])
-    view['differences'] = problems
-    view['consistent'] = not problems
+    result = agreement.compare(agg.name, agg.hosts, md, members,
+                               error=view['xapi_error'], now=time.time())
+    view['differences'] = list(result.differences) if view['hypervisor_pool'] else []
+    view['unhealthy'] = list(result.unhealthy)
+    view['consistent'] = not view['differences']
     return view
 
 
@@ -107,6 +77,10 @@ def render(view):
     lines.append('  consistent: %s' % ('yes' if view['consistent'] else 'NO'))
     for problem in view['differences']:
         lines.append('    - %s' % problem)
+    for problem in view.get('unhealthy', ()):
+        lines.append('  unhealthy: %s' % problem)
+    if view.get('reason'):
+        lines.append('  last failure: %s' % view['reason'])
     return '\n'.join(lines)
 
 
@@ -129,7 +103,9 @@ def report_view(agg, report):
     return {'name': agg.name, 'state_before': report.state_before,
             'state_after': report.state_after, 'actions': list(report.actions),
             'drift': list(report.drift), 'unhealthy': list(report.unhealthy),
-            'error': report.error, 'agreed': report.agreed}
+            'error': report.error, 'busy': report.busy,
+            'pending': report.pending, 'reason': report.reason,
+            'agreed': report.agreed}
 
 
 def render_report(r):
@@ -141,4 +117,10 @@ def render_report(r):
     lines += ['  unhealthy: %s' % u for u in r['unhealthy']]
     if r['error']:
         lines.append('  error: %s' % r['error'])
+    if r.get('busy'):
+        lines.append('  busy: %s' % r['busy'])
+    if r.get('pending'):
+        lines.append('  not known yet: %s' % r['pending'])
+    if r.get('reason'):
+        lines.append('  last failure: %s' % r['reason'])
     return '\n'.join(lines)

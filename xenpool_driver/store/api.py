@@ -135,10 +135,16 @@ class StoredAggregate:
         on SQLite, which stores no zone).
     :ivar hosts: sorted list of compute host names.
     :ivar metadata: dict of str to str.
+    :ivar host_list_is_ours: the host list is the driver's to keep (see
+        :func:`xenpool_driver.aggregates.contract.owns_host_list`): True when
+        the :class:`Store` was opened with ``owns_host_lists`` (the
+        ``xenpool`` command); False when a caller plays the compute service's
+        part and changes the list around each hook itself.
     """
 
     def __init__(self, store, row, metadata, hosts):
         self._store = store
+        self.host_list_is_ours = store.owns_host_lists
         self.id = row.id
         self.name = row.name
         self.created_at = row.created_at
@@ -293,13 +299,19 @@ class Store:
     :param busy_timeout: seconds a SQLite writer waits for another one;
         default: ``[store] busy_timeout``.
     :param sleep: the sleep of the WAL switch's retries (tests inject it).
+    :param owns_host_lists: the workflow keeps its aggregates' host lists
+        (the ``xenpool`` command); False: the caller does (as a compute
+        service does).
     :raises InvalidInput: malformed URL.
     :raises StoreUnavailable: the database cannot be reached, stays locked
         longer than ``busy_timeout``, or is not a database (corrupt file).
     :raises SchemaError: the database was made by a newer release.
     """
 
-    def __init__(self, url=None, busy_timeout=None, sleep=time.sleep):
+    def __init__(self, url=None, busy_timeout=None, sleep=time.sleep,
+                 owns_host_lists=False):
+        #: whether its aggregates' host lists are the workflow's to keep.
+        self.owns_host_lists = owns_host_lists
         if url is None:
             from xenpool_driver.store import conf
             url = conf.connection_url()

@@ -53,15 +53,18 @@ def make_conf(lab_info, **overrides):
     return conf
 
 
-def make_driver(lab_info, conf=None, aggregates=None, **overrides):
-    """A :class:`XenPoolDriver` with the real session layer on the lab."""
+def make_driver(lab_info, conf=None, aggregates=None, clock=None, **overrides):
+    """A :class:`XenPoolDriver` with the real session layer on the lab.
+
+    :param clock: the driver's wall clock (a later one sees leases expired).
+    """
     conf = conf or make_conf(lab_info, **overrides)
     urls = {h['name']: h['url'] for h in lab_info['hosts']}
     connector = xsession.Connector(xsession.SessionSettings.from_conf(conf),
                                    sleep=fast_sleep)
     return driver_mod.XenPoolDriver(conf=conf, connector=connector,
                                     host_locator=urls.get,
-                                    aggregates=aggregates)
+                                    aggregates=aggregates, clock=clock)
 
 
 def url_of(lab_info, name):

@@ -20,24 +20,56 @@ def _intent(**kw):
 
 
 def test_round_trip_full_record():
-    intent = _intent()
+    intent = _intent(started=1000.0, expires=1100.0)
     record = bk.Bookkeeping(intent=intent, failures=2,
                             master_address='192.0.2.1',
-                            counted=bk.Counted('x', 'add', 'c3'))
-    raw = bk.encode(record)
-    assert ' ' not in raw  # compact
-    assert bk.parse(raw) == record
-    data = json.loads(raw)
-    assert data['v'] == 1
-    assert data['intent']['op'] == 'add'
-    assert data['intent']['prev'] == 'active'
-    assert data['intent']['uuid'] == UUID2
+                            counted=bk.Counted('x', 'add', 'c3'),
+                            reason='add of c3 failed: XAPI error X')
+    stored = bk.updates(record)
+    assert ', ' not in stored[bk.INTENT_KEY] and '": ' not in stored[bk.KEY]
+    assert bk.read(stored) == record.replace(
+        intent=intent.__class__(**dict(intent.__dict__, expires=1101.0)))
+    data = json.loads(stored[bk.KEY])
+    assert data['v'] == 1 and 'intent' not in data
     assert data['master'] == '192.0.2.1'
+    assert data['reason'] == 'add of c3 failed: XAPI error X'
+    data = json.loads(stored[bk.INTENT_KEY])
+    assert data['op'] == 'add'
+    assert data['prev'] == 'active'
+    assert data['uuid'] == UUID2
 
 
-def test_empty_record_deletes_key():
+def test_an_intent_stored_inside_the_state_key_is_still_read():
+    # NOTE: the layout before the intent had a key of its own
+    raw = json.dumps({'v': 1, 'failures': 1, 'intent': {
+        'id': 'i', 'op': 'add', 'host': 'h', 'owner': 'o', 'prev': 'active'}})
+    record = bk.read({bk.KEY: raw})
+    assert record.intent.host == 'h' and record.failures == 1
+    assert record.intent.expires is None
+    assert record.intent.may_have_changed_pool()   # no lease: assume so
+
+
+def test_values_never_exceed_the_compute_service_column():
+    intent = _intent(op='remove', host='h' * 60, owner='o' * 200,
+                     url='https://' + 'u' * 120,
+                     started=1767225600.0, expires=1767225720.0)
+    intent = intent.__class__(**dict(intent.__dict__, target_uuid=UUID1,
+                                     phase='designate'))
+    stored = bk.updates(bk.Bookkeeping(
+        intent=intent, failures=3, master_address='192.0.2.1',
+        counted=bk.Counted('x' * 12, 'remove', 'h' * 60),
+        reason='r' * 1000))
+    assert all(len(v) <= bk.VALUE_LIMIT for v in stored.values())
+    back = bk.read(stored)
+    assert back.intent.target_uuid == UUID1 and back.intent.phase == 'designate'
+    assert back.reason.startswith('rrr') and back.reason.endswith('...')
+    with pytest.raises(ValueError, match='longer than 255'):
+        bk.encode_intent(_intent(host='h' * 250))
+
+
+def test_empty_record_deletes_keys():
     assert bk.encode(bk.Bookkeeping()) is None
-    assert bk.updates(bk.Bookkeeping()) == {bk.KEY: None}
+    assert bk.updates(bk.Bookkeeping()) == {bk.KEY: None, bk.INTENT_KEY: None}
 
 
 def test_absent_key_is_empty():
@@ -85,7 +117,7 @@ def test_malformed_optional_intent_fields_are_ignored():
 
 def test_url_userinfo_never_stored():
     intent = _intent(url='https://root:%s@192.0.2.2:443/' % passwords.PASSWORD)
-    raw = bk.encode(bk.Bookkeeping(intent=intent))
+    raw = bk.encode_intent(intent)
     assert passwords.PASSWORD not in raw
     assert 'root' not in raw
     assert intent.url == 'https://192.0.2.2:443/'

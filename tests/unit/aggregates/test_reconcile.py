@@ -1,6 +1,8 @@
 """Tests of reconcile: finishing or rolling back interrupted operations."""
 
 import dataclasses
+import itertools
+import time
 
 import pytest
 
@@ -9,6 +11,7 @@ from tests.unit.aggregates.fakes import conf_fixture, xapi_fixture  # noqa: F401
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import reconcile as reconcile_mod
 from xenpool_driver.aggregates import workflow as wf
 
 UUID = fakes.UUID
@@ -23,7 +26,7 @@ def aggregate(names=('c1',), state=ps.CHANGING, intent=None, failures=0,
     record = bk.Bookkeeping(intent=intent, failures=failures,
                             master_address=fakes.ADDR[master] if master
                             else None)
-    md[bk.KEY] = bk.encode(record)
+    md.update({k: v for k, v in bk.updates(record).items() if v})
     return fakes.FakeAtomicAggregate(
         hosts=list(names) if hosts is None else hosts, metadata=md)
 
@@ -53,7 +56,8 @@ def test_interrupted_add_member_is_finished(conf, xapi, with_uuid):
     assert report.actions == ['finished add of host c2']
     assert report.agreed and report.state_after == ps.ACTIVE
     assert report.intent['host'] == 'c2'
-    assert xapi.names == ['snapshot']
+    # NOTE: read, repair, read again (what is compared is the pool now)
+    assert xapi.names == ['snapshot', 'snapshot']
 
 
 def test_interrupted_add_not_live_waits_until_live(conf, xapi):
@@ -66,26 +70,78 @@ def test_interrupted_add_not_live_waits_until_live(conf, xapi):
     assert agg.metadata[ps.KEY] == ps.ACTIVE
 
 
-def test_interrupted_add_wait_timeout_reported(conf, xapi):
+def test_interrupted_add_not_live_in_time_is_not_decided(conf, xapi):
     agg = aggregate(intent=intent('add', 'c2', phase='join'))
     xapi.ops['snapshot'].return_value = fakes.membership(
         'c1', 'c2', c2={'live': False})
     xapi.ops['wait_until_live'].side_effect = exception.XapiTimeout('x', 't')
+    before = dict(agg.metadata)
     report = run(conf, xapi, agg)
-    assert any('not live' in u for u in report.unhealthy)
-    assert agg.metadata[ps.KEY] == ps.ACTIVE
+    # NOTE: the joiner may still be restarting: nothing is decided yet
+    assert 'joined, not live yet' in report.pending and not report.agreed
+    assert agg.metadata == before
 
 
-@pytest.mark.parametrize('prev', [ps.ACTIVE, ps.CREATED])
-def test_interrupted_add_not_member_is_rolled_back(conf, xapi, prev):
-    agg = aggregate(intent=intent('add', 'c2', prev=prev), failures=2)
+def test_interrupted_add_not_member_is_rolled_back(conf, xapi):
+    agg = aggregate(intent=intent('add', 'c2', phase='join'), failures=2)
     xapi.ops['snapshot'].return_value = fakes.membership('c1')
     report = run(conf, xapi, agg)
     assert 'c2' not in agg.metadata
-    assert agg.metadata[ps.KEY] == prev
+    assert agg.metadata[ps.KEY] == ps.ACTIVE
     assert bk.read(agg.metadata).intent is None
     assert bk.read(agg.metadata).failures == 2
-    assert report.actions == ['rolled back add of host c2 -> %s' % prev]
+    assert report.actions == [
+        'rolled back add of host c2 -> active (the host did not join)']
+    assert 'rolled back' in bk.read(agg.metadata).reason
+
+
+def test_interrupted_add_before_anything_was_sent_is_rolled_back_unread(
+        conf, xapi):
+    agg = aggregate(intent=intent('add', 'c2', expires=5.0))  # no phase
+    report = run(conf, xapi, agg)
+    assert agg.metadata[ps.KEY] == ps.ACTIVE and 'join' not in xapi.names
+    assert report.actions[0].endswith('(nothing was sent to xapi)')
+
+
+def test_live_lease_is_left_alone(conf, xapi):
+    agg = aggregate(intent=intent('add', 'c2', phase='join',
+                                  expires=time.time() + 60))
+    before = dict(agg.metadata)
+    report = run(conf, xapi, agg)
+    assert 'left alone' in report.busy and 'by test' in report.busy
+    assert agg.metadata == before and xapi.calls == []
+    assert not report.agreed
+
+
+def test_join_task_still_pending_is_awaited_then_decided(conf, xapi, mocker):
+    agg = aggregate(intent=intent('add', 'c2', phase='join'))
+    # NOTE: not a member yet; the join task runs on the joiner, then it is
+    members = itertools.chain([fakes.membership('c1')],
+                              itertools.repeat(fakes.membership('c1', 'c2')))
+    xapi.ops['snapshot'].side_effect = lambda s: next(members)
+    pending = mocker.patch.object(reconcile_mod.pool, 'pending', autospec=True,
+                                  return_value=True)
+    wait = mocker.patch.object(reconcile_mod.pool, 'wait_not_pending',
+                               autospec=True)
+    report = run(conf, xapi, agg)
+    pending.assert_called_once_with(xapi.sessions['https://192.0.2.2'],
+                                    reconcile_mod.JOIN_METHODS)
+    wait.assert_called_once()
+    assert report.actions == ['finished add of host c2']
+    assert agg.metadata['c2'] == UUID['c2']
+
+
+def test_join_task_pending_past_the_bound_is_reported_unknown(conf, xapi,
+                                                              mocker):
+    agg = aggregate(intent=intent('add', 'c2', phase='join'))
+    xapi.ops['snapshot'].return_value = fakes.membership('c1')
+    mocker.patch.object(reconcile_mod.pool, 'pending', autospec=True,
+                        return_value=True)
+    mocker.patch.object(reconcile_mod.pool, 'wait_not_pending', autospec=True,
+                        side_effect=exception.XapiTimeout('x', 'still'))
+    before = dict(agg.metadata)
+    report = run(conf, xapi, agg)
+    assert report.pending and agg.metadata == before
 
 
 def test_interrupted_first_add_finished(conf, xapi):
@@ -94,7 +150,7 @@ def test_interrupted_first_add_finished(conf, xapi):
                                   with_uuid=False, phase='init'))
     xapi.ops['snapshot'].return_value = fakes.membership('c1')
     run(conf, xapi, agg)
-    assert xapi.calls == [('snapshot', 'https://192.0.2.1')]
+    assert xapi.calls == [('snapshot', 'https://192.0.2.1')] * 2
     md = agg.metadata
     assert md[ps.KEY] == ps.ACTIVE and md[bk.MASTER_COMPUTE] == 'c1'
     assert md['c1'] == UUID['c1']
@@ -110,7 +166,8 @@ def test_interrupted_first_add_rolled_back(conf, xapi):
     run(conf, xapi, agg)
     assert agg.metadata[ps.KEY] == ps.CREATED
     assert bk.MASTER_COMPUTE not in agg.metadata
-    assert bk.KEY not in agg.metadata
+    assert bk.read(agg.metadata) == bk.Bookkeeping(
+        reason='add of c1 rolled back: the pool was not named')
 
 
 @pytest.mark.parametrize('prev', [ps.ACTIVE, ps.ERROR])
@@ -120,7 +177,8 @@ def test_interrupted_remove_still_member_rolled_back(conf, xapi, prev):
     xapi.ops['snapshot'].return_value = fakes.membership('c1', 'c2')
     report = run(conf, xapi, agg)
     assert agg.metadata[ps.KEY] == prev and agg.metadata['c2'] == UUID['c2']
-    assert report.actions == ['rolled back remove of host c2 -> %s' % prev]
+    assert report.actions == [
+        'rolled back remove of host c2 -> %s (the host is still a member)' % prev]
 
 
 def test_interrupted_remove_gone_finished(conf, xapi):
@@ -163,18 +221,21 @@ def test_interrupted_remove_of_last_host_gone(conf, xapi):
     assert agg.metadata == {ps.POOL_FLAG: 'true', ps.KEY: ps.CREATED}
 
 
-def test_drift_reported_not_repaired(conf, xapi):
+def test_drift_repaired_where_provable_reported_otherwise(conf, xapi):
     agg = aggregate(names=('c1', 'c2'), state=ps.ACTIVE,
                     hosts=['c1', 'c2', 'c3'])
     xapi.ops['snapshot'].return_value = fakes.membership(
         'c1', 'c3', c1={'enabled': False})
-    before = dict(agg.metadata)
     report = run(conf, xapi, agg)
-    assert agg.metadata == before
+    # c2 is not in the pool (whose master c1 is ours): its uuid is forgotten
+    assert 'c2' not in agg.metadata
+    assert 'forgot host(s) no longer in the pool: c2' in report.actions
+    # a compute service's host list is its own: reported, never changed
+    assert agg.hosts == ['c1', 'c2', 'c3']
     assert report.drift == [
-        'host c2 (%s) is recorded but not a member' % UUID['c2'],
-        'member %s (192.0.2.3) is not recorded' % UUID['c3'],
-        'compute host c3 has no xenhost uuid recorded']
+        'host c2 is in the host list with no uuid recorded',
+        'host c3 is in the host list with no uuid recorded',
+        'member %s (192.0.2.3) is not recorded' % UUID['c3']]
     assert report.unhealthy == ['host c1 is disabled']
     assert not report.agreed
 

@@ -75,6 +75,7 @@ def test_first_host_becomes_master(conf, xapi, kind):
     assert (intent.op, intent.host, intent.prev_state, intent.owner) == (
         'add', 'c1', 'created', 'test')
     assert xapi.calls == [('this_host', fakes.OWN_URL),
+                          ('snapshot', fakes.OWN_URL),
                           ('init_pool', fakes.OWN_URL)]
     xapi.ops['init_pool'].assert_called_once_with(
         xapi.sessions[fakes.OWN_URL], 'pool-a')
@@ -88,6 +89,7 @@ def test_first_host_becomes_master(conf, xapi, kind):
 
 def test_first_add_failure_restores_created_and_counts(conf, xapi):
     agg = created()
+    xapi.ops['this_host'].return_value = fakes.host_info('c1')
     xapi.ops['init_pool'].side_effect = xerr('PERMISSION_DENIED')
     with pytest.raises(exception.XapiError) as err:
         flow(conf, xapi).add(agg, 'c1')
@@ -114,7 +116,7 @@ def test_join_passes_use_join_force_and_credentials(kind, force, xapi):
                                                   joiner_uuid=UUID['c2'])
     xapi.ops['join'].assert_called_once_with(
         joiner, master, '192.0.2.1', 'root', passwords.PASSWORD, force=force,
-        joiner_uuid=UUID['c2'], on_progress=mock.ANY, on_phase=mock.ANY)
+        joiner_uuid=UUID['c2'], on_progress=mock.ANY, on_phase=mock.ANY, on_wait=mock.ANY)
     # NOTE: the XAPI round trips of an add are those of these two pool ops
     assert xapi.names == ['preflight', 'join']
     assert agg.metadata['c2'] == UUID['c2']
@@ -273,10 +275,27 @@ def test_success_resets_failure_count(conf, xapi):
 def test_created_pool_never_goes_to_error(xapi):
     conf = fakes.make_conf(pool_error_threshold=1)
     agg = created()
-    xapi.ops['this_host'].side_effect = exception.XapiUnavailable('x', 'down')
+    xapi.ops['this_host'].return_value = fakes.host_info('c1')
+    xapi.ops['init_pool'].side_effect = exception.XapiUnavailable(
+        'x', 'reset', maybe_applied=True)
     with pytest.raises(exception.XapiUnavailable):
         flow(conf, xapi).add(agg, 'c1')
     assert agg.metadata[ps.KEY] == ps.CREATED and failures(agg) == 1
+
+
+@pytest.mark.parametrize('error', [
+    exception.XapiUnavailable('https://192.0.2.1', 'connection refused'),
+    exception.XapiError('SESSION_AUTHENTICATION_FAILED', ['root', 'bad']),
+], ids=['connection', 'authentication'])
+def test_failure_before_the_first_change_is_not_counted_but_kept(conf, xapi, error):
+    agg = active(extra_hosts=['c2'], failures=2)
+    xapi.ops['preflight'].side_effect = error
+    with pytest.raises(type(error)):
+        flow(conf, xapi).add(agg, 'c2', slave_info=slave_info('c2'))
+    record = bk.read(agg.metadata)
+    assert agg.metadata[ps.KEY] == ps.ACTIVE and record.failures == 2
+    assert record.intent is None and str(error)[:40] in record.reason
+    assert 'join' not in xapi.names
 
 
 # -- refusals, non-pools, races ----------------------------------------------------
@@ -327,8 +346,8 @@ def test_cas_race_loser_refused_nothing_lost(conf, xapi):
     winner = bk.new_intent('add', 'c3', 'active', 'other', 1.0)
 
     def other_request_wins():
-        agg.update_metadata({ps.KEY: ps.CHANGING, bk.KEY: bk.encode(
-            bk.read(agg.metadata).replace(intent=winner))})
+        agg.update_metadata(dict(bk.updates(
+            bk.read(agg.metadata).replace(intent=winner)), **{ps.KEY: ps.CHANGING}))
     agg.before_cas = other_request_wins
     with pytest.raises(exception.InvalidAggregateAction) as err:
         flow(conf, xapi).add(agg, 'c2', slave_info=slave_info('c2'))
@@ -338,7 +357,7 @@ def test_cas_race_loser_refused_nothing_lost(conf, xapi):
     assert bk.read(agg.metadata).intent == winner
     expected, updates = agg.cas_calls[0]
     assert expected[ps.KEY] == ps.ACTIVE and updates[ps.KEY] == ps.CHANGING
-    assert bk.KEY in updates  # state and intent in ONE update
+    assert bk.INTENT_KEY in updates  # state and intent in ONE update
 
 
 def test_cas_refused_when_bookkeeping_changed(conf, xapi):
@@ -435,12 +454,11 @@ def test_remove_in_error_stays_error_until_reset(conf, xapi):
     assert agg.metadata[ps.KEY] == ps.ERROR and failures(agg) == 0
 
 
-def test_remove_unrecorded_host_refused(conf, xapi):
+def test_remove_of_a_host_that_is_not_a_member_is_a_success(conf, xapi):
     agg = active(names=('c1',))
-    with pytest.raises(exception.InvalidAggregateAction) as err:
-        flow(conf, xapi).remove(agg, 'c9')
-    assert 'no xenhost uuid recorded' in err.value.reason
-    assert agg.metadata[ps.KEY] == ps.ACTIVE
+    before = dict(agg.metadata)
+    flow(conf, xapi).remove(agg, 'c9')      # idempotent: nothing to do
+    assert agg.metadata == before and 'eject' not in xapi.names
 
 
 def test_eject_failure_restores_and_counts(conf, xapi):
@@ -515,7 +533,9 @@ def test_reset_refused_with_drift_listed(conf, xapi):
     xapi.ops['snapshot'].return_value = fakes.membership('c1', 'c3')
     with pytest.raises(exception.InvalidAggregateAction) as err:
         flow(conf, xapi).reset(agg)
-    assert 'host c2 (%s) is recorded but not a member' % UUID['c2'] in \
+    # NOTE: reconcile forgot c2's uuid (the pool does not list it); the
+    # compute service's host list still names it: reported, not repaired.
+    assert 'host c2 is in the host list with no uuid recorded' in \
         err.value.reason
     assert 'member %s' % UUID['c3'] in err.value.reason
     assert agg.metadata[ps.KEY] == ps.ERROR and failures(agg) == 3

@@ -1,8 +1,7 @@
-"""views.compare: metadata against the live pool (read-only)."""
+"""views: an aggregate beside its live pool (agreement.compare decides)."""
 
 import json
 
-import pytest
 
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
@@ -29,54 +28,9 @@ def _md(state=ps.ACTIVE, master='h1', **hosts):
     md = {ps.POOL_FLAG: 'true', ps.KEY: state}
     if master:
         md[bk.MASTER_COMPUTE] = master
+        md[bk.KEY] = bk.encode(bk.Bookkeeping(master_address='a1'))
     md.update(hosts)
     return md
-
-
-def _with_intent(md, op=ps.OP_ADD, host='h2'):
-    intent = bk.new_intent(op, host, ps.ACTIVE, 'xenpool-cli', 0.0)
-    return dict(md, **bk.updates(bk.Bookkeeping(intent=intent)))
-
-
-def test_agreeing_pool_has_no_differences():
-    md = _md(h1=U1, h2=U2)
-    assert views.compare(md, _members(_host(U1, 'a1'), _host(U2, 'a2'))) == []
-
-
-def test_empty_created_aggregate_without_pool_read_agrees():
-    assert views.compare(_md(state=ps.CREATED, master=None), None) == []
-
-
-@pytest.mark.parametrize('md, members, expected', [
-    (_md(h1=U1, h2=U2), _members(_host(U1, 'a1')), 'h2 (%s) recorded but not a member' % U2),
-    (_md(h1=U1), _members(_host(U1, 'a1'), _host(U3, 'a3')),
-     'member %s (a3) not recorded' % U3),
-    (_md(h1=U1, h2=U2), _members(_host(U1, 'a1'), _host(U2, 'a2', live=False)),
-     'member %s not enabled and live' % U2),
-    (_md(h1=U1, h2=U2), _members(_host(U1, 'a1'), _host(U2, 'a2', enabled=False)),
-     'member %s not enabled and live' % U2),
-    (_md(h1=U1, h2=U2), _members(_host(U1, 'a1'), _host(U2, 'a2'), master=U2),
-     'master is %s, metadata says h1' % U2),
-    (_md(h1=U1), None, 'hosts recorded but no pool read'),
-    (_md(state=ps.CHANGING, h1=U1), _members(_host(U1, 'a1')), 'state is changing'),
-    (_with_intent(_md(h1=U1)), _members(_host(U1, 'a1')), 'operation in flight: add h2'),
-], ids=['recorded-not-member', 'member-not-recorded', 'not-live', 'disabled',
-        'master-moved', 'no-pool-read', 'changing', 'intent'])
-def test_each_difference_is_reported(md, members, expected):
-    assert expected in views.compare(md, members)
-
-
-def test_compare_reports_every_difference_at_once():
-    md = _with_intent(_md(state=ps.CHANGING, h1=U1, h2=U2))
-    problems = views.compare(md, _members(_host(U1, 'a1'), _host(U3, 'a3')))
-    assert len(problems) == 4
-
-
-def test_compare_does_not_change_metadata():
-    md = _with_intent(_md(h1=U1))
-    before = dict(md)
-    views.compare(md, _members(_host(U1, 'a1')))
-    assert md == before
 
 
 class _Ctx(object):
@@ -87,11 +41,13 @@ class _Ctx(object):
         def master_url(md):
             return 'http://master/'
 
-    def __init__(self, members=None, error=None):
-        self.members, self.error = members, error
+        @staticmethod
+        def locate(host):
+            return None
 
-    def session(self, url):
-        return self
+        @staticmethod
+        def session_at(url):
+            return object()
 
 
 class _Agg(object):
@@ -123,3 +79,13 @@ def test_aggregate_view_xapi_error_makes_it_inconsistent(monkeypatch):
     assert view['consistent'] is False
     assert view['xapi_error']
     assert 'consistent: NO' in views.render(view)
+
+
+def test_aggregate_view_shows_the_kept_failure_reason(monkeypatch):
+    monkeypatch.setattr(pool, 'snapshot', lambda session: _members(_host(U1, 'a1')))
+    md = _md(state=ps.ERROR, h1=U1)
+    md[bk.KEY] = bk.encode(bk.Bookkeeping(master_address='a1', failures=3,
+                                          reason='add of h2 failed: XAPI error X'))
+    view = views.aggregate_view(_Ctx(), _Agg(md, ['h1']))
+    assert view['reason'] == 'add of h2 failed: XAPI error X' and view['failures'] == 3
+    assert 'last failure: add of h2 failed: XAPI error X' in views.render(view)

@@ -1,0 +1,125 @@
+"""The one answer to "do this aggregate's metadata and its pool agree?".
+
+:func:`compare` is read-only and pure: reconcile (what drift is left),
+``xenpool aggregate show`` (``consistent``), the CLI's exit codes and the
+tests all call it, so none of them can disagree with another.
+
+What it checks, each item a one-line difference:
+
+* the state is one of ours, nothing is in flight, the state matches the hosts
+  (``created`` has none, ``active``/``error`` have some);
+* the caller's host list and the ``<host>`` uuid keys name the same hosts;
+* without hosts: no master recorded;
+* with the pool read: every recorded uuid is a member, every member is
+  recorded, ``master_compute`` and the master address are the real master's,
+  the pool is named after the aggregate.
+
+Members that are not live or not enabled are *unhealthy*: reported apart,
+since metadata can agree with a pool whose host is down.
+"""
+
+import dataclasses
+
+from xenpool_driver import pool_states as ps
+from xenpool_driver.aggregates import bookkeeping as bk
+
+
+@dataclasses.dataclass(frozen=True)
+class Agreement:
+    """The outcome of :func:`compare`.
+
+    :ivar differences: what disagrees (empty: they agree).
+    :ivar unhealthy: members not live or not enabled.
+    :ivar unlisted: hosts with a uuid recorded but missing from the host list.
+    :ivar unrecorded: hosts in the host list without a uuid recorded.
+    """
+
+    differences: tuple = ()
+    unhealthy: tuple = ()
+    unlisted: tuple = ()
+    unrecorded: tuple = ()
+
+    @property
+    def agreed(self):
+        return not self.differences
+
+
+def compare(name, hosts, metadata, members, error=None, now=None):
+    """Compare an aggregate with its pool.
+
+    :param name: the aggregate's name (the pool's ``name_label``).
+    :param hosts: the caller's host list.
+    :param metadata: the aggregate's metadata.
+    :param members: :class:`~xenpool_driver.xapi.pool.Membership`, or None
+        when the pool was not read (no host recorded, or ``error``).
+    :param error: why the pool could not be read, or None.
+    :param now: wall-clock seconds, to tell a live lease from an expired one.
+    :returns: :class:`Agreement`.
+    """
+    out = []
+    state = metadata.get(ps.KEY)
+    record = bk.read(metadata)
+    recorded = bk.recorded_hosts(metadata)
+    if state not in ps.ALL_STATES:
+        out.append('unknown operational_state %r' % (state,))
+    intent = record.intent
+    if intent is not None:
+        lease = ''
+        if now is not None:
+            lease = (' (lease alive)' if intent.lease_alive(now)
+                     else ' (lease expired)')
+        out.append('operation in flight: %s of %s by %s%s'
+                   % (intent.op, intent.host, intent.owner, lease))
+    elif state == ps.CHANGING:
+        out.append('state is changing with no operation recorded')
+    if state == ps.CREATED and recorded:
+        out.append('state is created with %d host(s) recorded' % len(recorded))
+    if state in (ps.ACTIVE, ps.ERROR) and not recorded and intent is None:
+        out.append('state is %s with no host recorded' % state)
+    unlisted = tuple(sorted(set(recorded) - set(hosts)))
+    unrecorded = tuple(sorted(set(hosts) - set(recorded)))
+    for host in unlisted:
+        out.append('host %s has a uuid recorded but is not in the host list'
+                   % host)
+    for host in unrecorded:
+        out.append('host %s is in the host list with no uuid recorded' % host)
+    if not recorded:
+        if metadata.get(bk.MASTER_COMPUTE) or record.master_address:
+            out.append('a master is recorded but no host')
+        return Agreement(tuple(out), (), unlisted, unrecorded)
+    if error is not None:
+        out.append('pool not read: %s' % error)
+        return Agreement(tuple(out), (), unlisted, unrecorded)
+    if members is None:
+        out.append('pool not read')
+        return Agreement(tuple(out), (), unlisted, unrecorded)
+    unhealthy = []
+    real = {h.uuid: h for h in members.hosts}
+    for host, host_uuid in sorted(recorded.items()):
+        if host_uuid not in real:
+            out.append('host %s (%s) is recorded but not a member'
+                       % (host, host_uuid))
+    known = set(recorded.values())
+    for host_uuid, info in sorted(real.items()):
+        if host_uuid not in known:
+            out.append('member %s (%s) is not recorded'
+                       % (host_uuid, info.address))
+        elif not (info.live and info.enabled):
+            unhealthy.append('host %s is %s' % (
+                bk.host_for_uuid(metadata, host_uuid),
+                'not live' if not info.live else 'disabled'))
+    master = members.master
+    named = metadata.get(bk.MASTER_COMPUTE)
+    if master is None:
+        out.append('the pool reports no master')
+    else:
+        if recorded.get(named) != master.uuid:
+            out.append('master is %s (%s), metadata says %s' % (
+                bk.host_for_uuid(metadata, master.uuid) or master.uuid,
+                master.address, named))
+        if record.master_address != master.address:
+            out.append('master address is %s, metadata says %s'
+                       % (master.address, record.master_address))
+    if members.name_label != name:
+        out.append('pool is named %r, not %r' % (members.name_label, name))
+    return Agreement(tuple(out), tuple(unhealthy), unlisted, unrecorded)
