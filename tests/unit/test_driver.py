@@ -57,7 +57,6 @@ def test_first_add_of_own_host_uses_connection_url(drv, xapi):
     xapi.ops['this_host'].return_value = fakes.host_info('c1')
     drv.add_to_aggregate(None, agg, 'c1')
     assert xapi.calls == [('this_host', fakes.OWN_URL),
-                          ('snapshot', fakes.OWN_URL),
                           ('init_pool', fakes.OWN_URL)]
     intent = None
     for stored in agg.history:

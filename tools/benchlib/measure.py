@@ -63,6 +63,9 @@ REASONS = {
                    'xapi restarts (no events then) retried every 0.25 s at most'),
     'task.get_record': 'task state when event.from had no record yet',
     'task.destroy': 'free the finished task on xapi',
+    'pool.add_to_other_config': ('host claim: xapi adds the key atomically, so a host is '
+                                 'claimed by one aggregate only'),
+    'pool.remove_from_other_config': 'host claim released (last host removed, failed join)',
 }
 
 

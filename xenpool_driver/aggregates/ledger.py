@@ -130,6 +130,8 @@ class Operation:
         self.lost = False
         #: a step before the current one may have changed the pool.
         self.changed_before = False
+        #: the host claim this operation holds (xapi.claims.Claim), if any.
+        self.claim = None
         # NOTE: the renewer thread and the operation write the same key.
         self._lock = threading.Lock()
 

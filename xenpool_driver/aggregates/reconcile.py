@@ -36,6 +36,7 @@ from xenpool_driver.aggregates import agreement
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import contract
 from xenpool_driver.aggregates import ledger
+from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import host as host_mod
 from xenpool_driver.xapi import pool
 
@@ -223,7 +224,7 @@ def _repair_intent(aggregate, workflow, intent, session, members, error,
         return
     if not intent.may_have_changed_pool():
         # NOTE: nothing that changes the pool was sent: undo is exact.
-        _release_claim(workflow, intent)
+        _release_claim(aggregate, workflow, intent)
         _roll_back(aggregate, intent, report, 'nothing was sent to xapi')
         return
     if members is None:
@@ -259,7 +260,7 @@ def _repair_add(aggregate, workflow, intent, host_uuid, session, members,
             report.actions.append('finished add of first host %s'
                                   % intent.host)
             return
-        _release_claim(workflow, intent)
+        _release_claim(aggregate, workflow, intent)
         _roll_back(aggregate, intent, report, 'the pool was not named')
         return
     if host_uuid is None:
@@ -280,7 +281,7 @@ def _repair_add(aggregate, workflow, intent, host_uuid, session, members,
         ledger.settle(aggregate, intent, {intent.host: host_uuid}, ps.ACTIVE)
         report.actions.append('finished add of host %s' % intent.host)
         return
-    _release_claim(workflow, intent)
+    _release_claim(aggregate, workflow, intent)
     _roll_back(aggregate, intent, report, 'the host did not join')
 
 
@@ -351,13 +352,17 @@ def _repair_remove(aggregate, workflow, intent, host_uuid, session, members,
     else:
         updates[bk.MASTER_COMPUTE] = None
         ledger.settle(aggregate, intent, updates, ps.CREATED, '')
+        try:
+            claims.release_pool(session, workflow.identity(aggregate))
+        except exception.XenPoolError as exc:
+            LOG.warning('Pool claim of aggregate %s not released: %s',
+                        aggregate.id, exc)
     report.actions.append('finished remove of host %s' % intent.host)
 
 
-def _release_claim(workflow, intent):
-    release = getattr(workflow, 'release_claim', None)
-    if release is not None:
-        release(intent)
+def _release_claim(aggregate, workflow, intent):
+    """The interrupted add did not happen: its host claim goes too."""
+    workflow.release_claim(aggregate, intent)
 
 
 # -- repairs of settled metadata ----------------------------------------------

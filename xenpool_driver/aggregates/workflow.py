@@ -34,6 +34,7 @@ from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import ledger
 from xenpool_driver.aggregates import reconcile as reconcile_mod
+from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import session as xsession
 
@@ -404,30 +405,63 @@ class Workflow:
     # -- steps ----------------------------------------------------------------
 
     def _add_first(self, aggregate, op, record):
-        """First host: it becomes master; pool name := aggregate name."""
+        """First host: it becomes master; pool name := aggregate name.
+
+        NOTE: the host must be standalone and unclaimed: its pool's claim
+        (see :mod:`xenpool_driver.xapi.claims`) is taken before anything
+        else changes, so another aggregate can never take over this pool,
+        nor this aggregate another's.
+        """
         intent = op.intent
         session = self.session_at(intent.url)
         info = pool.this_host(session)
-        self._check_alone(aggregate, intent, session, info)
-        op.note(host_uuid=info.uuid, phase='init')
+        if session.url != intent.url:
+            # NOTE: this_host followed HOST_IS_SLAVE: the URL is a slave's
+            raise exception.InvalidAggregateAction(
+                ADD_ACTION, aggregate.id,
+                'host %s is a member of the pool mastered by %s: only a '
+                'standalone host can be the first host of an aggregate'
+                % (intent.host, info.address))
+        op.note(host_uuid=info.uuid, phase='claim')
+        op.claim = claims.claim_first_host(
+            session, claims.Claim.pool(self.identity(aggregate), intent.id,
+                                       self.owner), now=self.clock())
+        op.note(phase='init')
         pool.init_pool(session, aggregate.name)
         return ({intent.host: info.uuid, bk.MASTER_COMPUTE: intent.host},
                 info.address)
 
-    def _check_alone(self, aggregate, intent, session, info):
-        """The first host must be standalone: never take over another pool.
+    def identity(self, aggregate):
+        """The aggregate's name in host claims: its uuid, else its name."""
+        return str(getattr(aggregate, 'uuid', None) or aggregate.name)
 
-        NOTE: ``this_host`` follows HOST_IS_SLAVE: a slave's handle then
-        talks to its master (its URL changed).
+    def _claim_joiner(self, aggregate, op, joiner):
+        op.note(phase='claim')
+        claim = claims.Claim.join(
+            self.identity(aggregate), op.intent.id, self.owner, self.clock(),
+            claims.default_join_lease(joiner.settings))
+        op.claim = claims.claim_joiner(joiner, claim, now=self.clock())
+
+    def release_claim(self, aggregate, intent, claim=None):
+        """Best effort: remove the claim ``intent`` made (it did not happen).
+
+        :param claim: the claim held, when known (else rebuilt from the
+            intent: a pool claim for a first host, a join claim otherwise).
         """
-        members = pool.snapshot(session)
-        if session.url != intent.url or len(members.hosts) > 1:
-            raise exception.InvalidAggregateAction(
-                ADD_ACTION, aggregate.id,
-                'host %s is in pool %r of %d host(s) mastered by %s: only a '
-                'standalone host can be the first host of an aggregate'
-                % (intent.host, members.name_label, len(members.hosts),
-                   info.address))
+        url = intent.url or self.locate(intent.host)
+        if not url:
+            return False
+        if claim is None:
+            make = (claims.Claim.pool if not bk.recorded_hosts(
+                aggregate.metadata) else
+                lambda a, i, o: claims.Claim.join(a, i, o, 0.0, 0.0))
+            claim = make(self.identity(aggregate), intent.id, intent.owner)
+        try:
+            return claims.release(self.session_at(url), claim)
+        except exception.XenPoolError as exc:
+            LOG.warning('Claim of %s on host %s not released: %s',
+                        intent.op, intent.host, exc)
+            return False
 
     def _join(self, aggregate, op, record):
         intent = op.intent
@@ -440,6 +474,7 @@ class Workflow:
                 return self._already_member(aggregate, intent, master, info)
             host_uuid = info.uuid
             op.note(host_uuid=host_uuid)
+        self._claim_joiner(aggregate, op, joiner)
         force = self.xs.use_join_force
         self._report('preflight')
         mismatches = pool.preflight(joiner, master, force=force,
@@ -496,6 +531,7 @@ class Workflow:
         if not others:
             op.note(phase='clear')
             pool.clear_pool(master)
+            self._release_pool_claim(aggregate, master)
             return ({intent.host: None, bk.MASTER_COMPUTE: None},
                     '')  # '' clears the recorded master address
         updates = {intent.host: None}
@@ -521,6 +557,15 @@ class Workflow:
                    on_progress=lambda f: self._report('eject', f))
         updates.update(follow)
         return updates, target.address
+
+    def _release_pool_claim(self, aggregate, master):
+        try:
+            claims.release_pool(master, self.identity(aggregate))
+        except exception.XenPoolError as exc:
+            # NOTE: the host stays claimed by this aggregate only: adding it
+            # again works; another aggregate is told who claims it.
+            LOG.warning('Pool claim of aggregate %s not released: %s',
+                        aggregate.id, exc)
 
     def _pick_new_master(self, aggregate, others):
         recorded = set(bk.recorded_hosts(aggregate.metadata).values())
@@ -608,6 +653,7 @@ class Workflow:
                         updates=joined.updates, new_state=ps.ERROR)
                 raise
             if reached is None:
+                self._undo_claim(aggregate, op)
                 op.fail(exc, self.xs.pool_error_threshold,
                         counts=_counts(op, exc))
                 raise
@@ -615,6 +661,13 @@ class Workflow:
                         'pool shows it done: success', op.intent.op,
                         op.intent.host, aggregate.id, exc)
             return reached
+
+    def _undo_claim(self, aggregate, op):
+        """After a failure: the claim this operation made goes (if any)."""
+        held = getattr(op, 'claim', None)
+        if held is None or held.intent != op.intent.id:
+            return  # NOTE: none, or the aggregate's own pool claim of before
+        self.release_claim(aggregate, op.intent, held)
 
     @staticmethod
     def _safe_verify(aggregate, verify):

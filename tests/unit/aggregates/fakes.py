@@ -8,6 +8,7 @@ from oslo_config import cfg
 
 from tests import passwords
 from xenpool_driver import conf as xenpool_conf
+from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import session as xsession
 
@@ -126,6 +127,17 @@ class Xapi:
             op = mocker.patch.object(pool, name, autospec=True)
             self.ops[name] = op
             self.manager.attach_mock(op, name)
+        # NOTE: host claims are granted (tests/unit/xapi/test_claims.py and
+        # the functional tests prove them); apart from self.calls.
+        self.claims = {}
+        for name in ('claim_first_host', 'claim_joiner', 'release',
+                     'release_pool'):
+            self.claims[name] = mocker.patch.object(claims, name,
+                                                    autospec=True)
+        self.claims['claim_first_host'].side_effect = \
+            lambda session, claim, now=None, members=(): claim
+        self.claims['claim_joiner'].side_effect = \
+            lambda session, claim, now=None: claim
         self.connector = mocker.create_autospec(xsession.Connector,
                                                 instance=True)
         self.connector.get.side_effect = self.session

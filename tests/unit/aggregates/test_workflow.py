@@ -75,7 +75,6 @@ def test_first_host_becomes_master(conf, xapi, kind):
     assert (intent.op, intent.host, intent.prev_state, intent.owner) == (
         'add', 'c1', 'created', 'test')
     assert xapi.calls == [('this_host', fakes.OWN_URL),
-                          ('snapshot', fakes.OWN_URL),
                           ('init_pool', fakes.OWN_URL)]
     xapi.ops['init_pool'].assert_called_once_with(
         xapi.sessions[fakes.OWN_URL], 'pool-a')
@@ -85,6 +84,42 @@ def test_first_host_becomes_master(conf, xapi, kind):
     record = bk.read(md)
     assert record.intent is None and record.failures == 0
     assert record.master_address == fakes.ADDR['c1']
+
+
+def test_first_host_is_claimed_before_the_pool_changes(conf, xapi):
+    agg = created()
+    xapi.ops['this_host'].return_value = fakes.host_info('c1')
+    order = []
+    xapi.claims['claim_first_host'].side_effect = \
+        lambda session, claim, now=None, members=(): order.append(claim) or claim
+    xapi.ops['init_pool'].side_effect = lambda s, n: order.append('init_pool')
+    flow(conf, xapi).add(agg, 'c1')
+    claim = order[0]
+    assert order[1:] == ['init_pool']
+    assert (claim.kind, claim.aggregate, claim.owner) == ('pool', 'pool-a', 'test')
+
+
+def test_a_claimed_first_host_is_refused_and_counts_nothing(conf, xapi):
+    agg = created()
+    xapi.ops['this_host'].return_value = fakes.host_info('c1')
+    xapi.claims['claim_first_host'].side_effect = exception.HostClaimed(
+        'pool.add_to_other_config', UUID['c1'], 'claimed by aggregate other')
+    with pytest.raises(exception.InvalidAggregateAction, match='claimed by'):
+        flow(conf, xapi).add(agg, 'c1')
+    assert agg.metadata[ps.KEY] == ps.CREATED and failures(agg) == 0
+    assert 'init_pool' not in xapi.names
+
+
+def test_a_failed_join_releases_its_claim(conf, xapi):
+    agg = active(extra_hosts=['c2'])
+    xapi.ops['preflight'].return_value = []
+    xapi.ops['join'].side_effect = xerr()
+    xapi.ops['snapshot'].return_value = fakes.membership('c1')
+    with pytest.raises(exception.XapiError):
+        flow(conf, xapi).add(agg, 'c2', slave_info=slave_info('c2'))
+    held = xapi.claims['claim_joiner'].call_args[0][1]
+    xapi.claims['release'].assert_called_once_with(
+        xapi.sessions['https://192.0.2.2'], held)
 
 
 def test_first_add_failure_restores_created_and_counts(conf, xapi):
