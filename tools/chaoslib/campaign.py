@@ -85,7 +85,11 @@ class Sequence:
         self.lab = Lab(hosts=HOSTS, time_scale=time_scale).start()
         self.info = self.lab.describe()
         self.store_url = store_url
-        self.store = store_mod.Store(store_url)
+        # NOTE: every other sequence plays the xenpool command (the host
+        # lists are the workflow's, repaired by reconcile), the others a
+        # compute service (its lists are its own: reported, never changed).
+        self.owns_lists = index % 2 == 0
+        self.store = store_mod.Store(store_url, owns_host_lists=self.owns_lists)
         self.workdir = workdir
         # NOTE: names unique per run: a PostgreSQL store is shared across runs
         tag = '%d-%d-%s' % (seed, index, os.urandom(3).hex())
@@ -95,10 +99,16 @@ class Sequence:
         self.actors = [harness.make_driver(self.info) for _ in range(2)]
         for i, actor in enumerate(self.actors):
             actor.workflow.owner = 'chaos-actor-%d' % i
+        # NOTE: the actor that repairs after a kill has waited out the killed
+        # owner's lease (a clock one lease ahead): it may take over.
+        expiry = harness.make_conf(self.info).xenserver.lease_expiry
+        self.repairer = harness.make_driver(
+            self.info, clock=lambda: time.time() + expiry + 1.0)
+        self.repairer.workflow.owner = 'chaos-repairer'
         self.log = []
 
     def close(self):
-        for actor in self.actors:
+        for actor in self.actors + [self.repairer]:
             actor.workflow.connector.close()
         self.store.close()
         self.lab.close()
@@ -131,6 +141,10 @@ class Sequence:
             detail = getattr(self, '_step_' + action)()
             self.log.append('%s %s' % (action, detail))
             result.steps += 1
+            # NOTE: a fault is armed for its step only: the invariants read
+            # reality through the same xapis
+            for host in self.lab.hosts:
+                host.faults.clear()
             problems = invariants.check_all(self.lab, self.store, self.aggs)
             if problems:
                 result.violations.append(Violation(
@@ -174,11 +188,9 @@ class Sequence:
 
     def _remove_dead(self, agg, host):
         try:
-            self.actors[0].remove_from_aggregate(None, agg, host, dead=True)
+            harness.remove(self.actors[0], agg, host, dead=True)
         except Exception as exc:  # noqa: BLE001
-            self.actors[0].undo_aggregate_operation(None, agg.add_host, agg, host)
             return '%s: %s' % (type(exc).__name__, str(exc)[:80])
-        agg.delete_host(host)
         return 'ok'
 
     def _step_reconcile(self):
@@ -265,11 +277,11 @@ class Sequence:
         while True:
             self.lab.settle(timeout=REPAIR_BOUND)
             agg.refresh()
-            report = self.actors[1].reconcile(agg)
+            report = self.repairer.reconcile(agg)
             agg.refresh()
             if agg.metadata.get(ps.KEY) != ps.CHANGING or time.monotonic() > deadline:
                 return 'reconcile: %s' % (report.actions or report.drift or 'agreed')
-            time.sleep(0.05)  # NOTE: a live lease: wait for it to expire
+            time.sleep(0.05)  # NOTE: an outcome not known yet: look again
 
 
 def _wait(predicate, timeout):

@@ -82,14 +82,15 @@ def add(driver, lab_info, agg, name):
         raise
 
 
-def remove(driver, agg, name):
-    """What the compute service does: the hook, then the host list."""
+def remove(driver, agg, name, **kwargs):
+    """What the compute service does (nova 22.4.0's API): host list first,
+    then the hook; on failure the undo puts the host back."""
+    agg.delete_host(name)
     try:
-        driver.remove_from_aggregate(None, agg, name)
+        driver.remove_from_aggregate(None, agg, name, **kwargs)
     except Exception:
         driver.undo_aggregate_operation(None, agg.add_host, agg, name)
         raise
-    agg.delete_host(name)
 
 
 def build_pool(lab, store, name, hosts):
