@@ -200,7 +200,8 @@ class Operation:
             if self.lost:
                 return
             record = bk.read(self.aggregate.metadata)
-            intent = dataclasses.replace(self.intent, expires=self.clock())
+            # NOTE: a second back: the stored value is rounded up
+            intent = dataclasses.replace(self.intent, expires=self.clock() - 1)
             try:
                 self._write(record.replace(intent=intent))
                 self.intent = intent

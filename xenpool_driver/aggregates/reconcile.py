@@ -329,6 +329,13 @@ def _wait_live(session, host_uuid, intent):
 
 def _repair_remove(aggregate, workflow, intent, host_uuid, session, members,
                    report):
+    if intent.phase == 'clear':
+        # NOTE: the last host: it stays in its pool, whose name is cleared
+        if members.name_label == aggregate.name:
+            _roll_back(aggregate, intent, report, 'the pool name was not cleared')
+            return
+        _finish_remove(aggregate, workflow, intent, session, report)
+        return
     if host_uuid is not None and host_uuid in members.uuids:
         try:
             if intent.phase == 'eject' and pool.pending(session, EJECT_METHODS):
@@ -343,6 +350,10 @@ def _repair_remove(aggregate, workflow, intent, host_uuid, session, members,
     if host_uuid is not None and host_uuid in members.uuids:
         _roll_back(aggregate, intent, report, 'the host is still a member')
         return
+    _finish_remove(aggregate, workflow, intent, session, report)
+
+
+def _finish_remove(aggregate, workflow, intent, session, report):
     updates = {intent.host: None}
     left = dict(bk.recorded_hosts(aggregate.metadata))
     left.pop(intent.host, None)

@@ -651,7 +651,7 @@ class Workflow:
             except _JoinedNotLive as joined:
                 op.fail(exc, self.xs.pool_error_threshold, counts=True,
                         updates=joined.updates, new_state=ps.ERROR)
-                raise
+                raise exc from None
             if reached is None:
                 self._undo_claim(aggregate, op)
                 op.fail(exc, self.xs.pool_error_threshold,

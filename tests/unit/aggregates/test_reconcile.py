@@ -278,3 +278,20 @@ def test_non_pool_skipped(conf, xapi):
     agg = fakes.FakeAggregate(metadata={ps.POOL_FLAG: 'no'})
     report = run(conf, xapi, agg)
     assert report.skipped and xapi.calls == []
+
+
+@pytest.mark.parametrize('name_label, outcome, state', [
+    ('', 'finished remove of host c1', ps.CREATED),
+    ('pool-a', 'rolled back remove of host c1 -> active (the pool name was not '
+               'cleared)', ps.ACTIVE),
+], ids=['name-cleared', 'name-kept'])
+def test_interrupted_removal_of_the_last_host_follows_the_pool_name(
+        conf, xapi, name_label, outcome, state):
+    # NOTE: found by tools/chaos.py (seed 1, sequences 16 and 170): the last
+    # host stays in its pool, so membership says nothing; the name does.
+    agg = aggregate(names=('c1',), intent=intent('remove', 'c1', phase='clear'))
+    xapi.ops['snapshot'].return_value = fakes.membership('c1', name_label=name_label)
+    report = run(conf, xapi, agg)
+    assert report.actions[0] == outcome
+    assert agg.metadata[ps.KEY] == state
+    assert ('c1' in agg.metadata) is (state == ps.ACTIVE)

@@ -677,3 +677,21 @@ def test_a_dead_host_reported_live_is_refused_and_restored(conf, xapi):
         flow(conf, xapi).remove(agg, 'c2', dead=True)
     assert agg.metadata['c2'] == UUID['c2'] and agg.metadata[ps.KEY] == ps.ACTIVE
     assert bk.read(agg.metadata).intent is None
+
+
+def test_a_host_never_live_within_live_timeout_is_a_failure_not_active(conf, xapi):
+    agg = active(extra_hosts=['c2'])
+    xapi.ops['preflight'].return_value = []
+    xapi.ops['join'].side_effect = exception.XapiTimeout(
+        'https://192.0.2.1', 'timed out after 600.0s waiting for host enabled and live')
+    xapi.ops['snapshot'].return_value = fakes.membership('c1', 'c2', c2={'live': False})
+    with pytest.raises(exception.XapiTimeout):
+        flow(conf, xapi).add(agg, 'c2', slave_info=slave_info('c2'))
+    md = agg.metadata
+    # NOTE: it is a member (one truth: recorded), the pool is in error
+    assert md['c2'] == UUID['c2'] and md[ps.KEY] == ps.ERROR
+    record = bk.read(md)
+    assert record.intent is None and record.failures == 1
+    assert 'timed out' in record.reason
+    xapi.claims['release'].assert_not_called()      # it joined: nothing to free
+
