@@ -331,15 +331,15 @@ def settle(aggregate, intent, updates, new_state, master_address=None,
     return True
 
 
-def update(aggregate, updates=None, **changes):
-    """Change kept bookkeeping fields (``failures``, ``master_address``...).
+def repair(aggregate, updates, why):
+    """A repair outside any operation (reconcile, an admin's way out).
 
-    For reconcile's repairs and resets outside an operation.
+    :param updates: metadata updates (``None`` deletes); bookkeeping changes
+        are made with :func:`xenpool_driver.aggregates.bookkeeping.updates`.
+    :param why: what is repaired (logged).
     """
-    record = bk.read(aggregate.metadata).replace(**changes)
-    new = dict(updates or {})
-    new[bk.KEY] = bk.encode(record)
-    aggregate.update_metadata(new)
+    aggregate.update_metadata(updates)
+    LOG.debug('Aggregate %s: %s', aggregate.id, why)
 
 
 def count_failure(aggregate, host, count, threshold):

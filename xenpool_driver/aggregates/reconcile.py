@@ -404,7 +404,7 @@ def _repair_state(aggregate, members, error, report):
             'changing without intent record' if state == ps.CHANGING else
             'operational_state %r' % (state,), new))
     if updates:
-        aggregate.update_metadata(updates)
+        ledger.repair(aggregate, updates, report.actions[-1])
 
 
 def _follow_master(aggregate, members, report):
@@ -424,7 +424,7 @@ def _follow_master(aggregate, members, report):
             master_address=master.address))
         report.actions.append('master address is now %s' % master.address)
     if updates:
-        aggregate.update_metadata(updates)
+        ledger.repair(aggregate, updates, report.actions[-1])
 
 
 def _drop_non_members(aggregate, members, report):
@@ -433,9 +433,9 @@ def _drop_non_members(aggregate, members, report):
             in bk.recorded_hosts(aggregate.metadata).items()
             if host_uuid not in members.uuids}
     if gone:
-        aggregate.update_metadata(gone)
         report.actions.append('forgot host(s) no longer in the pool: %s'
                               % ', '.join(sorted(gone)))
+        ledger.repair(aggregate, gone, report.actions[-1])
 
 
 def _repair_host_list(aggregate, workflow, members, error, report):
@@ -447,9 +447,9 @@ def _repair_host_list(aggregate, workflow, members, error, report):
         info = _member_at(workflow, aggregate, host, members) if known \
             else None
         if info is not None:
-            aggregate.update_metadata({host: info.uuid})
             report.actions.append('recorded member %s (%s)'
                                   % (host, info.uuid))
+            ledger.repair(aggregate, {host: info.uuid}, report.actions[-1])
         elif ours and (known or (not recorded and error is None)):
             aggregate.delete_host(host)
             report.actions.append('removed %s from the host list: not a '

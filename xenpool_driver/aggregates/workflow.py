@@ -323,7 +323,8 @@ class Workflow:
             reason='state forced from %s to %s by %s' % (old, state, self.owner))
         if state != ps.ERROR:
             record = record.replace(failures=0)
-        aggregate.update_metadata(dict(bk.updates(record), **{ps.KEY: state}))
+        ledger.repair(aggregate, dict(bk.updates(record), **{ps.KEY: state}),
+                      'state forced to %s' % state)
         LOG.warning('Aggregate %s: operational_state forced from %s to %s by %s',
                     aggregate.id, old, state, self.owner)
 
@@ -339,7 +340,7 @@ class Workflow:
         updates = {host: None}
         if aggregate.metadata.get(bk.MASTER_COMPUTE) == host:
             updates[bk.MASTER_COMPUTE] = None
-        aggregate.update_metadata(updates)
+        ledger.repair(aggregate, updates, 'host %s forgotten' % host)
         ledger.follow_host_list(aggregate, updates)
         LOG.warning('Aggregate %s: host %s forgotten by %s', aggregate.id,
                     host, self.owner)
