@@ -256,9 +256,10 @@ class Operation:
             self._write(record, dict(updates or {}, **{ps.KEY: state}))
             self.lost = True
         follow_host_list(self.aggregate, updates or {})
-        LOG.warning('%s of host %s on aggregate %s %s (%d consecutive '
+        LOG.warning('%s of host %s on aggregate %s failed%s (%d consecutive '
                     'failure(s), state %s): %s', intent.op, intent.host,
-                    self.aggregate.id, 'failed' if counts else 'refused',
+                    self.aggregate.id, '' if counts else
+                    ' (not counted: nothing changed the pool)',
                     record.failures, state, exc)
         return state
 

@@ -650,8 +650,10 @@ class Workflow:
                 if not isinstance(exc, exception.InvalidAggregateAction):
                     reached = self._safe_verify(aggregate, verify)
             except _JoinedNotLive as joined:
+                # NOTE: a member (recorded: one truth) that is not live: the
+                # add failed and says so; the state follows the failure rule.
                 op.fail(exc, self.xs.pool_error_threshold, counts=True,
-                        updates=joined.updates, new_state=ps.ERROR)
+                        updates=joined.updates)
                 raise exc from None
             if reached is None:
                 self._undo_claim(aggregate, op)
@@ -706,7 +708,7 @@ def _counts(op, exc):
 
 
 class _JoinedNotLive(Exception):
-    """The host joined but is not live: record it, and fail (never active)."""
+    """The host joined but is not live: record it, and fail (never a success)."""
 
     def __init__(self, updates):
         super().__init__('joined, not live')

@@ -688,8 +688,8 @@ def test_a_host_never_live_within_live_timeout_is_a_failure_not_active(conf, xap
     with pytest.raises(exception.XapiTimeout):
         flow(conf, xapi).add(agg, 'c2', slave_info=slave_info('c2'))
     md = agg.metadata
-    # NOTE: it is a member (one truth: recorded), the pool is in error
-    assert md['c2'] == UUID['c2'] and md[ps.KEY] == ps.ERROR
+    # NOTE: it is a member (one truth: recorded); the add failed and counts
+    assert md['c2'] == UUID['c2'] and md[ps.KEY] == ps.ACTIVE
     record = bk.read(md)
     assert record.intent is None and record.failures == 1
     assert 'timed out' in record.reason
