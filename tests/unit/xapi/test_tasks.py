@@ -279,3 +279,32 @@ def test_timeout_of_an_uncancellable_task_keeps_it_running(fake, xs, clock, meth
     assert getattr(info.value, 'still_running', False) is kept
     assert getattr(info.value, 'task_ref', None) == (TASK if kept else None)
     assert info.value.maybe_applied is True
+
+
+def test_wait_for_says_what_it_waits_for_when_xapi_stops_answering(fake, xs, clock):
+    refused = ConnectionRefusedError(111, 'refused')
+    fake.on_url(A, 'event_from', {'token': 't1', 'events': []}, refused, refused,
+                {'token': 't2', 'events': []}, {'token': 't3', 'events': []})
+    told = []
+    checks = iter([None, None, 'live'])
+    assert xs.wait_for(['host'], lambda: next(checks), 50.0, 'host X enabled and live',
+                       on_wait=told.append) == 'live'
+    # NOTE: said once when xapi stopped answering, once when it was back
+    assert len(told) == 2, told
+    assert told[0].startswith('waiting for host X enabled and live: ')
+    assert 'of 50 s' in told[0] and 'not answering' in told[0] and A in told[0]
+    assert 'not answering' not in told[1]
+
+
+def test_wait_for_reports_a_long_wait_every_interval(fake, xs, clock):
+    def wait(url, classes, token, timeout):
+        clock.now += timeout
+        return {'token': 't', 'events': []}
+    fake.on_url(A, 'event_from', wait)
+    told = []
+    with pytest.raises(exception.XapiTimeout):
+        xs.wait_for(['host'], lambda: None, 100.0, 'the join task',
+                    on_wait=told.append)
+    # 100 s in 30 s slices: reported at 30, 60 and 90 s, never silent for long
+    assert [t.split(': ')[1] for t in told] == ['30 s of 100 s', '60 s of 100 s',
+                                                 '90 s of 100 s']
