@@ -1,6 +1,6 @@
 """One simulated host: its xapi process (state, role, database), its
 server, its fault plan, its call log and the dispatcher every request goes
-through.
+through (faults act at the stages of :mod:`.faults`).
 
 States: ``running``; ``down`` (xapi not running: connections refused);
 ``booting`` (every call answers HOST_STILL_BOOTING); ``emergency`` (a slave
@@ -11,7 +11,7 @@ import collections
 import threading
 import time
 
-from xenpool_driver.simulator import fixtures, methods, model, rpc
+from xenpool_driver.simulator import faults, fixtures, methods, model, rpc
 from xenpool_driver.simulator.errors import DropConnection, XapiError
 
 CallRecord = collections.namedtuple('CallRecord', 'method start end error')
@@ -160,12 +160,8 @@ class SimHost(object):
         nargs = len(params) - (1 if m.session else 0)
         if not m.min_arity <= nargs <= m.arity:
             raise XapiError('MESSAGE_PARAMETER_COUNT_MISMATCH', m.name, m.arity, max(nargs, 0))
-        faults = self.faults
-        rule = faults.take('latency', m.name, is_async)
-        if rule is not None:
-            self.lab.clock.wait(self.lab.closing, self.lab.scaled(rule.seconds))
-        if faults.take('drop', m.name, is_async, when='before') is not None:
-            raise DropConnection()
+        plan = self.faults
+        plan.act(faults.WIRE, faults.Site(self, m.name, is_async, None))
         session = None
         if m.session:
             session = params[0]
@@ -173,17 +169,16 @@ class SimHost(object):
             self.check_session(session)
         call = methods.Call(self, session, m.name)
         call.preauth = preauth
+        site = faults.Site(self, m.name, is_async, call)
         try:
             if is_async:
                 return self.spawn_task(call, m, params, name)
-            rule = faults.take('fail', m.name, False)
-            if rule is not None:
-                raise XapiError(rule.code, *rule.params)
+            plan.act(faults.BEFORE, site)
             return m.func(call, *params)
         finally:
-            # NOTE: the answer (value or error) is lost after the call took effect.
-            if faults.take('drop', m.name, is_async, when='after') is not None:
-                raise DropConnection()
+            # NOTE: an 'after' fault loses the answer (value or error) after
+            # the call took effect.
+            plan.act(faults.AFTER, site)
 
     def _forward(self, name, params):
         """A slave forwards a Unix-socket call to its master (``api_server.ml``).
@@ -223,16 +218,13 @@ class SimHost(object):
 
     def _run_task(self, call, m, params):
         task, db = call.task, call.db
+        site = faults.Site(self, m.name, True, call)
+
+        def effect():
+            self.faults.act(faults.BEFORE, site)
+            return m.func(call, *params)
         try:
-            hang = self.faults.take('hang', m.name, True)
-            if hang is not None and not hang.after_effect:
-                self._hang(call, hang)
-            rule = self.faults.take('fail', m.name, True)
-            if rule is not None:
-                raise XapiError(rule.code, *rule.params)
-            value = m.func(call, *params)
-            if hang is not None and hang.after_effect:
-                self._hang(call, hang)
+            value = self.faults.around(site, effect)
             fields = dict(status='success', result=rpc.xml_fragment(value))
         except XapiError as exc:
             status = 'cancelled' if exc.code == 'TASK_CANCELLED' else 'failure'
@@ -241,17 +233,6 @@ class SimHost(object):
             fields = dict(status='failure',
                           error_info=['INTERNAL_ERROR', '%s: %s' % (type(exc).__name__, exc)])
         self.finish_task(db, task, fields)
-
-    def _hang(self, call, rule):
-        """A hung task: pending until the rule is released or the lab closes.
-
-        NOTE: ``task.cancel`` ends it only when the call is cancellable at that
-        point (taskHelper.ml); join, eject and designate are not.
-        """
-        while not self.lab.clock.wait(rule.released, 0.05):
-            if self.lab.closing.is_set():
-                return
-            call.check_cancelled()
 
     def finish_task(self, db, task, fields):
         with db.lock:

@@ -158,3 +158,49 @@ def test_join_of_stopped_joiner_master_live_flags(lab):
     m = sdk(lab.hosts[0])
     metrics = m.xenapi.host.get_metrics(lab.hosts[1].ref)
     assert m.xenapi.host_metrics.get_live(metrics) is True
+
+
+@pytest.mark.parametrize('kind, kw, sync_stage, async_stage', [
+    ('latency', {'seconds': 1}, faults.WIRE, faults.WIRE),
+    ('drop', {'when': 'before'}, faults.WIRE, faults.WIRE),
+    ('drop', {'when': 'after'}, faults.AFTER, faults.AFTER),
+    ('fail', {'code': 'X'}, faults.BEFORE, faults.BEFORE),
+    ('hang', {}, None, faults.TASK),
+])
+def test_each_kind_is_a_class_acting_at_one_stage(kind, kw, sync_stage, async_stage):
+    rule = faults.FaultPlan().add(kind, 'pool.join', **kw)
+    assert isinstance(rule, faults.KIND_CLASSES[kind]) and rule.kind == kind
+    assert rule.stage(False) == sync_stage and rule.stage(True) == async_stage
+    assert rule.fired == 0
+
+
+def test_a_kind_refuses_fields_of_another():
+    with pytest.raises(ValueError):
+        faults.FaultPlan().add('fail', 'pool.join', seconds=2.0)
+
+
+def test_take_consumes_rules_in_order_per_stage():
+    plan = faults.FaultPlan()
+    before = plan.drop('pool.join', when='before')
+    after = plan.drop('pool.join', when='after')
+    assert plan.take('drop', 'pool.join', False, stage=faults.AFTER) is after
+    assert plan.take('drop', 'pool.join', False, when='before') is before
+    assert plan.rules == [] and before.fired == after.fired == 1
+
+
+def test_a_hang_rule_leaves_sync_calls_alone(lab):
+    rule = lab.hosts[0].faults.hang_task('pool.set_name_label')
+    s = sdk(lab.hosts[0])
+    s.xenapi.pool.set_name_label(s.xenapi.pool.get_all()[0], 'sync')
+    assert rule.fired == 0 and lab.hosts[0].faults.rules == [rule]
+
+
+def test_latency_then_drop_on_the_wire(make_lab):
+    lab = make_lab(1)
+    h = lab.hosts[0]
+    s = sdk(h)
+    lat = h.faults.latency(1.0, method='pool.get_all', times=1)
+    h.faults.drop('pool.get_all', times=2)
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        s.xenapi.pool.get_all()
+    assert lat.fired == 1 and h.faults.rules == []
