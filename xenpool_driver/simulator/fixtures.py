@@ -139,7 +139,8 @@ def build_standalone(spec, host_uuid, address, name, keep_guests=True):
                                         last_updated=model.now()))
     db.create('pool', master=host, default_SR=local, ha_enabled=spec.ha_enabled,
               cpu_info=_cpu(spec), tls_verification_enabled=spec.tls_verification,
-              restrictions={'restrict_pooling': str(not spec.pooling_licensed).lower()})
+              restrictions={'restrict_pooling': str(not spec.pooling_licensed).lower(),
+                            'restrict_pool_size': str(spec.restrict_pool_size).lower()})
     return db, host
 
 

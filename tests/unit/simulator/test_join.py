@@ -7,7 +7,7 @@ import XenAPI
 
 from tests.passwords import PASSWORD, WRONG_PASSWORD
 from tests.unit.simulator.conftest import failure, join, sdk
-from xenpool_driver.simulator import HostSpec, Timings, VMSpec
+from xenpool_driver.simulator import HostSpec, Timings, VMSpec, poolops
 
 # (joiner spec overrides, master spec overrides, expected ErrorDescription)
 CHECKS = [
@@ -110,13 +110,69 @@ def test_joining_myself_and_a_member(lab3):
         'HOST_IS_SLAVE', lab3.hosts[0].address]
 
 
-def test_pool_size_licence(make_lab):
-    lab = make_lab([HostSpec(restrict_pool_size=True), HostSpec(), HostSpec(), HostSpec()])
+@pytest.mark.parametrize('restricted, refused', [(3, True), (0, False)])
+def test_pool_size_licence_is_the_joiners(make_lab, restricted, refused):
+    # NOTE: xapi_pool.ml assert_pool_size_unrestricted: the joiner's own pool
+    # features (Xapi_host.pool_size_is_restricted), against the master's
+    # host count (Xapi_globs.restricted_pool_size = 3).
+    specs = [HostSpec() for _ in range(4)]
+    specs[restricted] = HostSpec(restrict_pool_size=True)
+    lab = make_lab(specs)
     join(lab, 1)
     join(lab, 2)
     s = sdk(lab.hosts[3])
-    assert failure(s.xenapi.pool.join, lab.hosts[0].address, 'root', PASSWORD) == [
-        'LICENCE_RESTRICTION', 'Pool_size']
+    if refused:
+        assert failure(s.xenapi.pool.join, lab.hosts[0].address, 'root', PASSWORD) == [
+            'LICENCE_RESTRICTION', 'Pool_size']
+    else:
+        assert s.xenapi.pool.join(lab.hosts[0].address, 'root', PASSWORD) == ''
+
+
+@pytest.mark.parametrize('who, refused', [('joiner', True), ('master', True),
+                                          ('slave', False)])
+def test_pending_guidance_of_joiner_and_coordinator_only(lab3, who, refused):
+    # NOTE: xapi_pool.ml assert_no_host_pending_mandatory_guidance: the joiner,
+    # then the remote coordinator (Repository_helpers), not the pool's slaves.
+    join(lab3, 1)
+    host = {'joiner': lab3.hosts[2], 'master': lab3.hosts[0], 'slave': lab3.hosts[1]}[who]
+    host.db.set('host', host.ref, pending_guidances=['reboot_host'])
+    s = sdk(lab3.hosts[2])
+    if refused:
+        assert failure(s.xenapi.pool.join, lab3.hosts[0].address, 'root', PASSWORD) == [
+            'HOST_PENDING_MANDATORY_GUIDANCE_NOT_EMPTY', host.ref]
+    else:
+        assert s.xenapi.pool.join(lab3.hosts[0].address, 'root', PASSWORD) == ''
+
+
+#: The asserts ``pre_join_checks`` calls, in order (ocaml/xapi/xapi_pool.ml
+#: at e2ee48d6, "call pre-join asserts").
+XAPI_PRE_JOIN_ORDER = [
+    'assert_pool_size_unrestricted', 'assert_management_interface_exists',
+    'ha_is_not_enable_on_me', 'clustering_is_not_enabled_on_me',
+    'one_ip_configured_on_joining_cluster_network', 'ha_is_not_enable_on_the_distant_pool',
+    'assert_not_joining_myself', 'assert_i_know_of_no_other_hosts',
+    'assert_no_running_vms_on_me', 'assert_no_vms_with_current_ops',
+    'assert_no_host_pending_mandatory_guidance', 'assert_hosts_compatible',
+    'assert_hosts_homogeneous', 'assert_no_shared_srs_on_me', 'assert_no_bonds_on_me',
+    'assert_no_tunnels_on_me', 'assert_no_network_sriovs_on_me',
+    'assert_no_non_management_vlans_on_me', 'assert_management_vlan_are_same',
+    'assert_external_auth_matches', 'assert_restrictions_match',
+    'assert_homogeneous_vswitch_configuration', 'assert_api_version_matches',
+    'assert_db_schema_matches', 'assert_homogeneous_updates',
+    'assert_homogeneous_primary_address_type', 'assert_compatible_network_purpose',
+    'assert_tls_verification_matches', 'assert_legacy_ca_certificates_compatible',
+    'assert_trusted_certificates_compatible', 'assert_not_in_updating_on_me',
+    'assert_no_hosts_in_updating', 'assert_sm_features_compatible',
+]
+
+
+def test_pre_join_checks_are_a_table_in_xapi_order():
+    rows = poolops.PRE_JOIN_CHECKS
+    assert [r.xapi for r in rows] == XAPI_PRE_JOIN_ORDER
+    assert [r.number for r in rows] == list(range(1, 34))     # the reference sheet's 1.2
+    assert [r.xapi for r in rows if r.skipped_by_force] == ['assert_hosts_homogeneous']
+    modelled = [r.number for r in rows if r.check is not None]
+    assert modelled == [1, 2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 19, 20, 21, 22, 23, 24, 28]
 
 
 def test_login_errors_pass_through(lab):
