@@ -207,6 +207,8 @@ class Operation:
                 self.intent = intent
             except LeaseLost:
                 pass
+            # NOTE: no renewal may revive it (the renewer stops after this)
+            self.lost = True
 
     def succeed(self, updates, new_state, master_address):
         """End in success: ``updates``, ``new_state``, no intent, count 0.

@@ -73,6 +73,8 @@ def test_release_ends_the_lease_now_and_keeps_the_intent():
     intent = bk.read(agg.metadata).intent
     assert intent is not None and not intent.lease_alive(clock())
     assert agg.metadata[ps.KEY] == ps.CHANGING
+    assert not op.renew()           # a renewer still running cannot revive it
+    assert not bk.read(agg.metadata).intent.lease_alive(clock())
 
 
 def test_fail_keeps_the_reason_and_counts_only_when_told():
