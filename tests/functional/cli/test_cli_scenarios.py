@@ -102,7 +102,8 @@ finally:
 class CtlLab(Lab):
     """The simulator's Lab in a subprocess that stops a host on request."""
 
-    def __init__(self, tmp, hosts, scale, faults=None):  # noqa: super not called
+    # NOTE: Lab.__init__ is not called: the lab runs in another process
+    def __init__(self, tmp, hosts, scale, faults=None):
         self.path = str(tmp / 'lab.json')
         spec = {'hosts': hosts, 'scale': scale, 'faults': faults or {},
                 'path': self.path}

@@ -104,6 +104,19 @@ def host_info(name, live=True, enabled=True):
                          enabled=enabled, live=live)
 
 
+def host_record(uuid, address, enabled=True, live=True):
+    """A :class:`~xenpool_driver.xapi.host.HostInfo` of any uuid and address."""
+    return pool.HostInfo(ref='OpaqueRef:' + uuid, uuid=uuid, name_label=address,
+                         address=address, enabled=enabled, live=live)
+
+
+def members_of(*hosts, master, name='agg'):
+    """A :class:`~xenpool_driver.xapi.pool.Membership` of ``host_record`` s."""
+    return pool.Membership(pool_ref='OpaqueRef:pool', pool_uuid='p-uuid',
+                           name_label=name, master_uuid=master,
+                           hosts=tuple(hosts))
+
+
 def membership(*names, master=None, name_label='pool-a', **health):
     hosts = tuple(host_info(n, **health.get(n, {})) for n in names)
     return pool.Membership(pool_ref='OpaqueRef:pool', pool_uuid='pool-uuid',

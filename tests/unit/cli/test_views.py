@@ -2,11 +2,10 @@
 
 import json
 
-
+from tests.unit.aggregates import fakes
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.cli import views
-from xenpool_driver.xapi import host as xhost
 from xenpool_driver.xapi import pool
 
 U1 = '11111111-1111-1111-1111-111111111111'
@@ -15,13 +14,11 @@ U3 = '33333333-3333-3333-3333-333333333333'
 
 
 def _host(uuid, address, enabled=True, live=True):
-    return xhost.HostInfo(ref='OpaqueRef:' + uuid, uuid=uuid, name_label=address,
-                          address=address, enabled=enabled, live=live)
+    return fakes.host_record(uuid, address, enabled=enabled, live=live)
 
 
-def _members(*hosts, master=U1):
-    return pool.Membership(pool_ref='OpaqueRef:pool', pool_uuid='p-uuid', name_label='agg',
-                           master_uuid=master, hosts=tuple(hosts))
+def _members(*hosts, master=U1, name='agg'):
+    return fakes.members_of(*hosts, master=master, name=name)
 
 
 def _md(state=ps.ACTIVE, master='h1', **hosts):
