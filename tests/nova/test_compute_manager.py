@@ -7,6 +7,7 @@ as xapi reports it, read independently through the XenAPI SDK.
 """
 
 import dataclasses
+import time
 
 import pytest
 from nova import exception as nova_exception
@@ -157,6 +158,35 @@ def test_init_host_finishes_an_add_interrupted_by_a_crash(make_cloud):
     cloud.restart_compute('host3')
     cloud.assert_agrees(agg, ps.ACTIVE, master='host1')
     assert 'host3' in cloud.aggregate(agg).hosts
+
+
+def test_init_host_leaves_a_live_lease_alone_and_takes_over_an_expired_one(make_cloud,
+                                                                          caplog):
+    """Leases on nova's own aggregate object (no compare-and-set there)."""
+    cloud = make_cloud(hosts=3)
+    agg = _pool_of_two(cloud)
+    aggregate = cloud.aggregate(agg)
+    aggregate.add_host('host3')  # nova-api's part; host3's service runs the join
+    host3 = cloud.lab.hosts[2]
+    intent = dataclasses.replace(bk.new_intent(
+        ps.OP_ADD, 'host3', ps.ACTIVE, 'host3:4242', time.time(), url=host3.url,
+        host_uuid=host3.uuid, expires=time.time() + 300), phase='join')
+    record = bk.read(aggregate.metadata).replace(intent=intent)
+    aggregate.update_metadata(dict(bk.updates(record), **{ps.KEY: ps.CHANGING}))
+    cloud.restart_compute('host1')          # another service's init_host
+    aggregate = cloud.aggregate(agg)
+    assert aggregate.metadata[ps.KEY] == ps.CHANGING
+    assert bk.read(aggregate.metadata).intent.id == intent.id
+    assert any('left alone' in r.getMessage() for r in caplog.records)
+    # the owner died: its lease runs out; nothing was joined
+    stale = dataclasses.replace(intent, expires=time.time() - 1)
+    aggregate.update_metadata(bk.updates(bk.read(aggregate.metadata).replace(
+        intent=stale)))
+    cloud.restart_compute('host1')
+    aggregate = cloud.aggregate(agg)
+    assert aggregate.metadata[ps.KEY] == ps.ACTIVE
+    assert bk.read(aggregate.metadata).intent is None
+    assert 'host3' not in bk.recorded_hosts(aggregate.metadata)
 
 
 def test_init_host_reports_and_leaves_an_unreadable_pool(make_cloud, caplog):

@@ -62,10 +62,13 @@ class XenPoolComputeDriver(nova_driver.ComputeDriver):
             return
         for report in reports:
             LOG.info('Reconciled aggregate %s: %s -> %s; actions: %s; drift: '
-                     '%s%s', report.aggregate_id, report.state_before,
+                     '%s%s%s%s', report.aggregate_id, report.state_before,
                      report.state_after, report.actions or 'none',
                      report.drift or 'none',
-                     '; error: %s' % report.error if report.error else '')
+                     '; error: %s' % report.error if report.error else '',
+                     '; busy: %s' % report.busy if report.busy else '',
+                     '; not known yet: %s' % report.pending
+                     if report.pending else '')
 
     def get_available_nodes(self, refresh=False):
         """No nodes: this driver manages pool membership, not instances."""
