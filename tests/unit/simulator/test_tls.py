@@ -1,7 +1,7 @@
 """TLS labs: a generated CA and per-host certificates carrying the host's IP."""
 
+import ipaddress
 import ssl
-import subprocess
 
 import pytest
 import XenAPI
@@ -44,11 +44,32 @@ def test_ignore_ssl(tls_lab):
     s.xenapi.login_with_password('root', PASSWORD)
 
 
+def _load(path):
+    from cryptography import x509
+    from cryptography.hazmat.backends import default_backend
+    with open(path, 'rb') as f:
+        return x509.load_pem_x509_certificate(f.read(), default_backend())
+
+
 def test_certificate_names_the_ip(tls_lab):
-    out = subprocess.run(['openssl', 'x509', '-noout', '-text', '-in',
-                          tls_lab.certificates.dir + '/host2.pem'],
-                         capture_output=True, text=True, check=True).stdout
-    assert 'IP Address:127.0.10.2' in out
+    from cryptography import x509
+    cert = _load(tls_lab.certificates.dir + '/host2.pem')
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address('127.0.10.2')]
+    assert cert.issuer == _load(tls_lab.ca_file).subject
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+
+def test_certificates_made_in_process(monkeypatch, tmp_path):
+    # NOTE: no openssl command line: the certificates come from cryptography
+    from xenpool_driver.simulator import tls
+    monkeypatch.setenv('PATH', '')
+    certs = tls.Certificates(directory=str(tmp_path))
+    ctx = certs.server_context('host1', '127.0.10.1')
+    assert isinstance(ctx, ssl.SSLContext)
+    assert (tmp_path / 'host1.key').stat().st_mode & 0o777 == 0o600
+    strict = ssl.create_default_context(cafile=certs.ca_file)
+    assert strict.get_ca_certs()[0]['subject'] == ((('commonName', 'xapi-simulator lab CA'),),)
 
 
 def test_join_over_tls(tls_lab):
