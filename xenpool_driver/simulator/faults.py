@@ -271,9 +271,15 @@ class FaultPlan(object):
         return found
 
     def act(self, stage, site):
-        """Apply the rules of a point stage (``wire``, ``before``, ``after``)."""
-        for rule in self._firing(stage, site):
-            rule.act(site)
+        """Apply the rules of a point stage (``wire``, ``before``, ``after``),
+        kind by kind: each is taken (``fired``) when it acts, so a drop
+        after a latency fires once the latency is over."""
+        if not self._rules:         # NOTE: the common case, without the lock
+            return
+        for kind in KINDS:
+            rule = self.take(kind, site.method, site.is_async, stage=stage)
+            if rule is not None:
+                rule.act(site)
 
     def around(self, site, effect):
         """Run ``effect()`` inside the rules of the ``task`` stage."""

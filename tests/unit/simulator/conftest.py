@@ -1,4 +1,5 @@
 import json
+import threading
 import urllib.request
 
 import pytest
@@ -80,3 +81,25 @@ def join(lab, joiner, master=0, force=False):
     assert lab.wait_until(lambda: lab.hosts[joiner].role == 'slave'
                           and lab.hosts[joiner].state == 'running')
     return s
+
+
+def in_thread(fn, *args):
+    """Run ``fn(*args)`` on a thread; returns ``result()``: its value (or
+    its exception raised), once it has returned (at most 10 s real)."""
+    box = {}
+
+    def run():
+        try:
+            box['value'] = fn(*args)
+        except BaseException as exc:     # handed to the test thread
+            box['error'] = exc
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def result(timeout=10.0):
+        thread.join(timeout)
+        assert not thread.is_alive(), '%s did not return' % getattr(fn, '__name__', fn)
+        if 'error' in box:
+            raise box['error']
+        return box['value']
+    return result

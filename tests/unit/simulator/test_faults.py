@@ -1,14 +1,14 @@
 """Every fault kind of the declarative plan, and the lab's lifecycle controls."""
 
 import http.client
-import time
 
 import pytest
 import XenAPI
 
 from tests.passwords import PASSWORD
-from tests.unit.simulator.conftest import failure, join, sdk
+from tests.unit.simulator.conftest import failure, in_thread, join, sdk
 from xenpool_driver.simulator import Timings, faults
+from xenpool_driver.simulator.clock import ManualClock
 
 
 def test_fail_next_n_calls(lab):
@@ -71,15 +71,16 @@ def test_drop_after_then_retry_reports_an_error_although_joined(lab):
 
 
 def test_latency_is_scaled(make_lab):
-    lab = make_lab(1, time_scale=0.01)
+    clock = ManualClock()
+    lab = make_lab(1, time_scale=0.01, clock=clock)
     s = sdk(lab.hosts[0])
     lab.hosts[0].faults.latency(20.0, method='pool.get_all', times=1)    # 0.2 s
-    t0 = time.monotonic()
-    s.xenapi.pool.get_all()
-    assert time.monotonic() - t0 >= 0.19
-    t0 = time.monotonic()
-    s.xenapi.pool.get_all()
-    assert time.monotonic() - t0 < 0.19
+    answer = in_thread(s.xenapi.pool.get_all)
+    clock.wait_for_deadline(clock.monotonic() + 0.2)
+    clock.advance(0.2)
+    assert len(answer()) == 1
+    # spent: the next call is answered without the clock moving
+    assert len(in_thread(s.xenapi.pool.get_all)()) == 1
 
 
 def test_stop_and_restart_a_host(lab):
@@ -196,11 +197,16 @@ def test_a_hang_rule_leaves_sync_calls_alone(lab):
 
 
 def test_latency_then_drop_on_the_wire(make_lab):
-    lab = make_lab(1)
+    clock = ManualClock()
+    lab = make_lab(1, clock=clock)
     h = lab.hosts[0]
     s = sdk(h)
-    lat = h.faults.latency(1.0, method='pool.get_all', times=1)
-    h.faults.drop('pool.get_all', times=2)
+    lat = h.faults.latency(100.0, method='pool.get_all', times=1)     # 0.2 s
+    drop = h.faults.drop('pool.get_all', times=2)
+    answer = in_thread(s.xenapi.pool.get_all)
+    clock.wait_for_deadline(clock.monotonic() + 0.2)
+    assert lat.fired == 1 and drop.fired == 0     # held on the wire, not dropped yet
+    clock.advance(0.2)
     with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
-        s.xenapi.pool.get_all()
-    assert lat.fired == 1 and h.faults.rules == []
+        answer()
+    assert drop.fired == 2 and h.faults.rules == []

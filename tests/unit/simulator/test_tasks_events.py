@@ -1,13 +1,13 @@
 """Async.<call> tasks as xapi records them, and event.from."""
 
-import threading
 import time
 
 import pytest
 
 from tests.passwords import PASSWORD
-from tests.unit.simulator.conftest import failure, jsonrpc, sdk
+from tests.unit.simulator.conftest import failure, in_thread, jsonrpc, sdk
 from xenpool_driver.simulator import Timings
+from xenpool_driver.simulator.clock import ManualClock
 
 
 def _wait_task(lab, s, task):
@@ -96,25 +96,30 @@ def test_event_from_initial_then_incremental(lab):
     assert nxt['token'] > token
 
 
-def test_event_from_blocks_until_an_event(lab):
+def test_event_from_blocks_until_an_event(make_lab):
+    # NOTE: xapi_event.ml: event.from waits for a change or its timeout.
+    clock = ManualClock()
+    lab = make_lab(1, clock=clock)
     s = sdk(lab.hosts[0])
     other = sdk(lab.hosts[0])
     token = s.xenapi.event_from(['task'], '', 0)['token']
     pool = other.xenapi.pool.get_all()[0]
-    timer = threading.Timer(0.05, lambda: other.xenapi.pool.set_name_label(pool, 'x'))
-    timer.start()
-    t0 = time.monotonic()
-    got = s.xenapi.event_from(['pool'], token, 10.0)
-    assert 0.03 < time.monotonic() - t0 < 5
+    answer = in_thread(s.xenapi.event_from, ['pool'], token, 10.0)
+    clock.wait_for_deadline(clock.monotonic() + 10.0)     # blocked, timeout unscaled
+    other.xenapi.pool.set_name_label(pool, 'x')
+    got = answer()
     assert got['events'][0]['snapshot']['name_label'] == 'x'
 
 
-def test_event_from_timeout_and_filters(lab):
+def test_event_from_timeout_and_filters(make_lab):
+    clock = ManualClock()
+    lab = make_lab(1, clock=clock)
     s = sdk(lab.hosts[0])
     token = s.xenapi.event_from(['*'], '', 0)['token']
-    t0 = time.monotonic()
-    assert s.xenapi.event_from(['VM'], token, 0.1)['events'] == []
-    assert time.monotonic() - t0 >= 0.09
+    answer = in_thread(s.xenapi.event_from, ['VM'], token, 0.1)
+    clock.wait_for_deadline(clock.monotonic() + 0.1)
+    clock.advance(0.1)
+    assert answer()['events'] == []
     pool = s.xenapi.pool.get_all()[0]
     vm = lab.hosts[0].db.create('VM', name_label='g')
     s.xenapi.pool.set_name_label(pool, 'y')
