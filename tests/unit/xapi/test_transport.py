@@ -5,10 +5,8 @@ socket behaviour: they are proved over real sockets (fast: loopback only).
 """
 
 import http.server
-import os
 import socket
 import ssl
-import subprocess
 import threading
 import xmlrpc.client
 
@@ -16,6 +14,7 @@ import pytest
 
 from tests import passwords
 from xenpool_driver import exception
+from xenpool_driver.simulator import tls as sim_tls
 from xenpool_driver.xapi import errors, transport
 from xenpool_driver.xapi.session import SessionSettings, XapiSession
 
@@ -253,19 +252,10 @@ def test_default_response_bound_is_64_mib():
 
 @pytest.fixture(scope='module')
 def certs(tmp_path_factory):
-    """A CA-less self-signed certificate with IP SAN 127.0.0.1 (like xapi's)."""
-    d = tmp_path_factory.mktemp('tls')
-
-    def make(name, san):
-        key, crt = str(d / (name + '.key')), str(d / (name + '.pem'))
-        subprocess.run(
-            ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-             '-keyout', key, '-out', crt, '-days', '2', '-subj', '/CN=xapi',
-             '-addext', 'subjectAltName=' + san],
-            check=True, capture_output=True, env=dict(os.environ, RANDFILE=''))
-        return key, crt
-    return {'good': make('good', 'IP:127.0.0.1'),
-            'other': make('other', 'IP:192.0.2.77')}
+    """A lab CA and certificates with IP SANs (like xapi's), made in-process."""
+    made = sim_tls.Certificates(str(tmp_path_factory.mktemp('tls')))
+    good, other = made.issue('good', '127.0.0.1'), made.issue('other', '192.0.2.77')
+    return {'good': good[::-1], 'other': other[::-1], 'ca': made.ca_file}
 
 
 def tls_server(serve, certs, which='good'):
@@ -287,14 +277,14 @@ def test_tls_verified_by_default(serve, certs):
 
 def test_tls_ca_file_used(serve, certs):
     srv = tls_server(serve, certs)
-    xs = session(srv.url, ca_file=certs['good'][1])
+    xs = session(srv.url, ca_file=certs['ca'])
     assert xs.call('pool.get_all') == ['OpaqueRef:p']
 
 
 def test_tls_hostname_checked_against_ip(serve, certs):
     # A trusted certificate, but for another address: refused.
     srv = tls_server(serve, certs, 'other')
-    xs = session(srv.url, ca_file=certs['other'][1])
+    xs = session(srv.url, ca_file=certs['ca'])
     with pytest.raises(exception.XapiUnavailable) as info:
         xs.call('pool.get_all')
     assert errors.kind_of(info.value) == errors.TLS
