@@ -26,6 +26,7 @@ counts nothing: the failure count is left as it is.
 """
 
 import dataclasses
+import time
 import urllib.parse
 
 from oslo_log import log as logging
@@ -44,6 +45,16 @@ LOG = logging.getLogger(__name__)
 
 JOIN_METHODS = ('pool.join', 'pool.join_force')
 EJECT_METHODS = ('pool.eject',)
+
+#: Seconds after which an old master still answering as master, with no
+#: designate running, shows the designate did not commit: a committed one
+#: lights every member's fuse (``xapi_pool_transition.ml``
+#: ``become_another_masters_slave`` -> ``Xapi_fuse.light_fuse_and_run``,
+#: ``Xapi_globs.fuse_time`` 10 s) and ``pool.master`` moves only when the
+#: new master has booted (``dbsync_master.ml``). Capped at half of
+#: ``live_timeout``: the driver already counts on a fuse, restart and boot
+#: fitting in it (a joiner's).
+FUSE_WINDOW = 15.0
 
 
 @dataclasses.dataclass
@@ -336,6 +347,12 @@ def _repair_remove(aggregate, workflow, intent, host_uuid, session, members,
             return
         _finish_remove(aggregate, workflow, intent, session, report)
         return
+    if intent.phase == 'designate' and intent.target_uuid and \
+            members.master_uuid != intent.target_uuid:
+        # NOTE: the designate may be in effect, the new master booting: not
+        # decided until pool.master names the target or it provably did not.
+        members = _await_designate(intent, session, members)
+        report.members = sorted(members.uuids)
     if host_uuid is not None and host_uuid in members.uuids:
         try:
             if intent.phase == 'eject' and pool.pending(session, EJECT_METHODS):
@@ -351,6 +368,59 @@ def _repair_remove(aggregate, workflow, intent, host_uuid, session, members,
         _roll_back(aggregate, intent, report, 'the host is still a member')
         return
     _finish_remove(aggregate, workflow, intent, session, report)
+
+
+def _await_designate(intent, session, members):
+    """Until a designate's outcome is known: the pool settled under the
+    target (``dbsync_master.ml``: ``pool.master`` is set when the new master
+    has booted), or the old master still master, no designate running, for
+    :data:`FUSE_WINDOW` (a committed one would have restarted it,
+    ``xapi_pool_transition.ml``).
+
+    Driven by ``event.from`` on pool and host, bounded by ``live_timeout``.
+
+    :returns: the :class:`~.pool.Membership` read last.
+    :raises _Unknown: still not known after the bound.
+    """
+    live_timeout = float(session.settings.live_timeout)
+    window = min(FUSE_WINDOW, live_timeout / 2.0)
+    old_master = members.master_uuid
+    quiet_since = []
+
+    def check():
+        now = time.monotonic()
+        read = pool.snapshot(session)
+        if read.master_uuid == intent.target_uuid:
+            quiet_since.clear()
+            if all(h.enabled and h.live for h in read.hosts):
+                return read
+            return None
+        ops = [op for rec in session.call('pool.get_all_records').values()
+               for op in (rec.get('current_operations') or {}).values()]
+        if read.master_uuid != old_master or 'designate_new_master' in ops:
+            quiet_since.clear()
+            return None
+        if not quiet_since:
+            quiet_since.append(now)
+        elif now - quiet_since[0] >= window:
+            return read
+        return None
+
+    deadline = time.monotonic() + live_timeout
+    what = 'pool.master %s or the designate shown not done' % intent.target_uuid
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Unknown('remove of host %s: the designate of %s may be in '
+                           'effect (pool.master not moved yet); the intent is '
+                           'kept' % (intent.host, intent.target_uuid))
+        try:
+            return session.wait_for(['pool', 'host'], check,
+                                    min(left, max(window / 5.0, 0.05)), what)
+        except exception.XapiTimeout:
+            continue
+        except (exception.XapiError, exception.XapiUnavailable) as exc:
+            raise _Unknown('remove of host %s: %s' % (intent.host, exc))
 
 
 def _finish_remove(aggregate, workflow, intent, session, report):

@@ -295,3 +295,59 @@ def test_interrupted_removal_of_the_last_host_follows_the_pool_name(
     assert report.actions[0] == outcome
     assert agg.metadata[ps.KEY] == state
     assert ('c1' in agg.metadata) is (state == ps.ACTIVE)
+
+
+class _DesignateSession:
+    """A session on a pool whose designate may be in effect: ``wait_for``
+    evaluates ``check`` until it answers or the (short) timeout passes."""
+
+    def __init__(self, live_timeout=0.4, ops=None):
+        self.settings = type('S', (), {'live_timeout': live_timeout})()
+        self.ops = ops or {}
+
+    def call(self, method):
+        assert method == 'pool.get_all_records'
+        return {'OpaqueRef:p': {'current_operations': self.ops}}
+
+    def wait_for(self, classes, check, timeout, what):
+        assert classes == ['pool', 'host']
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = check()
+            if result is not None:
+                return result
+            time.sleep(0.01)
+        raise exception.XapiTimeout('x', what)
+
+
+def test_designate_awaited_until_the_new_master_has_booted(mocker):
+    """dbsync_master.ml: pool.master moves when the new master has booted;
+    until then the old master still names itself."""
+    reads = itertools.chain([fakes.membership('c1', 'c2')] * 3,
+                            itertools.repeat(fakes.membership('c1', 'c2', master='c2')))
+    mocker.patch.object(reconcile_mod.pool, 'snapshot', side_effect=lambda s: next(reads))
+    made = intent('remove', 'c1', target_uuid=UUID['c2'], phase='designate')
+    session = _DesignateSession(ops={'OpaqueRef:t': 'designate_new_master'})
+    got = reconcile_mod._await_designate(made, session, fakes.membership('c1', 'c2'))
+    assert got.master_uuid == UUID['c2']
+
+
+def test_designate_not_done_when_the_old_master_outlives_the_fuse(mocker):
+    """xapi_pool_transition.ml: a committed designate lights the old master's
+    fuse (Xapi_fuse.light_fuse_and_run); still master past it, no designate
+    running: it did not happen."""
+    mocker.patch.object(reconcile_mod.pool, 'snapshot',
+                        return_value=fakes.membership('c1', 'c2'))
+    made = intent('remove', 'c1', target_uuid=UUID['c2'], phase='designate')
+    got = reconcile_mod._await_designate(made, _DesignateSession(live_timeout=0.4),
+                                         fakes.membership('c1', 'c2'))
+    assert got.master_uuid == UUID['c1']
+
+
+def test_designate_running_past_the_bound_is_not_decided(mocker):
+    mocker.patch.object(reconcile_mod.pool, 'snapshot',
+                        return_value=fakes.membership('c1', 'c2'))
+    made = intent('remove', 'c1', target_uuid=UUID['c2'], phase='designate')
+    session = _DesignateSession(live_timeout=0.3, ops={'OpaqueRef:t': 'designate_new_master'})
+    with pytest.raises(reconcile_mod._Unknown):
+        reconcile_mod._await_designate(made, session, fakes.membership('c1', 'c2'))
