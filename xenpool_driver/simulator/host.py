@@ -32,6 +32,7 @@ class SimHost(object):
         self.master_address = None
         self.state = 'down'
         self.emergency = None
+        self.joined = False         # pool.join returned; the restart as a slave is due
         self.faults = None          # set by the lab
         self.calls = collections.deque(maxlen=1000000)   # CallRecord per call
         self.task_finished = {}     # task ref -> time.perf_counter() when it finished
@@ -110,6 +111,7 @@ class SimHost(object):
         self.db, self.ref = fixtures.build_standalone(self.spec, self.uuid, self.address,
                                                       self.name, keep_guests=False)
         self.role, self.master_address = 'master', None
+        self.joined = False
 
     # -- dispatch -----------------------------------------------------------
     def dispatch_local(self, name, params):

@@ -335,10 +335,11 @@ class Lab(object):
         h = self._h(index)
         self._restart(h)
 
-    def _restart(self, h, then=None, down=None, delay=None):
+    def _restart(self, h, then=None, down=None, delay=None, up=None):
         """One xapi restart: down for ``delay`` (default: the restart time), then
         booting, then running. ``down()`` runs once the host is down, ``then()``
-        when it starts booting; a newer restart of the same host cancels this one.
+        when it starts booting, ``up()`` once it runs; a newer restart of the
+        same host cancels this one.
         """
         h.go_down()
         if down is not None:
@@ -355,14 +356,18 @@ class Lab(object):
 
         def running():
             if h.generation == gen:
+                if up is not None:
+                    up()
                 h.go_running()
         self.after(self.timings.restart if delay is None else delay, booting)
 
-    def become_slave(self, h, master, address):
-        """The joiner's fuse: xapi restarts as a slave of ``master``."""
+    def become_slave(self, h, master, address, new_ref):
+        """The joiner's fuse: xapi restarts as a slave of ``master``, known
+        there under ``new_ref`` (its records were re-created on the master)."""
         def attach():
-            h.db = master.db
+            h.db, h.ref = master.db, new_ref
             h.role, h.master_address = 'slave', master.address
+            h.joined = False
         self._restart(h, down=attach)
 
     def reboot_standalone(self, h):
@@ -370,7 +375,11 @@ class Lab(object):
         self._restart(h, then=h.reset_standalone, delay=self.timings.eject_reboot)
 
     def switch_master(self, db, new_master):
-        """designate_new_master's commit: every member restarts in its new role."""
+        """designate_new_master's commit: every member restarts in its new role.
+
+        ``pool.master`` changes when the new master has booted as master
+        (``dbsync_master.ml``); until then the database still names the old.
+        """
         # NOTE: an ejected host still holds the pool database until its
         # reboot; it is no member any more and must not restart as a slave.
         members = [h for h in self.hosts if h.db is db and db.exists('host', h.ref)]
@@ -378,9 +387,10 @@ class Lab(object):
         for h in members:
             if h is new_master:
                 h.role, h.master_address = 'master', None
+                self._restart(h, up=lambda h=h: db.set('pool', db.pool_ref(), master=h.ref))
             else:
                 h.role, h.master_address = 'slave', new_master.address
-            self._restart(h)
+                self._restart(h)
 
     def members(self, index):
         """The hosts sharing ``index``'s pool database."""

@@ -81,7 +81,7 @@ def _join(call, address, username, password, force):
                         ref=model.new_ref(), cancellable=False):
                 pass
             call.sleep(lab.timings.join_duration)
-            absorb(master.db, host)
+            new_ref = absorb(master.db, host)
         finally:
             try:
                 client.call('session.logout', session)
@@ -89,8 +89,10 @@ def _join(call, address, username, password, force):
                 pass
     finally:
         client.close()
-    host.db.destroy('pool', host.db.pool_ref())
-    lab.after(lab.timings.fuse, lambda: lab.become_slave(host, master, address))
+    # NOTE: xapi_fuse.ml: the joiner keeps its own database, pool object
+    # included, and answers from it until its xapi restarts as a slave.
+    host.joined = True
+    lab.after(lab.timings.fuse, lambda: lab.become_slave(host, master, address, new_ref))
     return ''
 
 
@@ -305,10 +307,9 @@ def pre_join_checks(call, force, pool_rec, hosts, pifs):
 
     :raises XapiError: the first failing check's error.
     """
-    db = call.db
-    if not db.exists('pool', db.pool_ref()):
+    if call.host.joined:
         # NOTE: simplification: a join repeated during the restart fuse of a
-        # successful one (the joiner's pool object is already gone).
+        # successful one (xapi_fuse.ml: the joiner still has its own pool).
         raise XapiError('OPERATION_NOT_ALLOWED', 'Host is already part of a pool')
     sides = Sides(call, pool_rec, hosts, pifs)
     for row in PRE_JOIN_CHECKS:
@@ -355,38 +356,59 @@ def pool_op_error(db, pool, op):
 
 def absorb(mdb, joiner):
     """The master's database gains the joiner: host (disabled, not live),
-    its metrics, VMs incl. dom0, local SRs, PBDs, PIFs, networks by bridge."""
+    its metrics, VMs incl. dom0 (with their metrics), local SRs, PBDs, PIFs,
+    networks by bridge.
+
+    As ``create_or_get_*_on_master`` in ``ocaml/xapi/xapi_pool.ml``: every
+    record is created anew on the master (``Host.create``, ``SR.introduce``,
+    ``PIF.pool_introduce``, the metadata import): NEW refs, the SAME uuids;
+    the references between them are re-pointed (a reference to a joiner
+    record not brought over becomes ``OpaqueRef:NULL``).
+
+    :returns: the joiner's new host ref in the master's database.
+    """
     jdb = joiner.db
     with mdb.lock, jdb.lock:
+        refs = {model.NULL: model.NULL}
         bridges = {rec['bridge']: ref for ref, rec in mdb.tables['network'].items()}
-        net_map = {}
+        tools = [r for r, s in mdb.tables['SR'].items() if s['is_tools_sr']]
+        plan = []                       # (class, old ref, extra fields)
         for ref, rec in jdb.tables['network'].items():
             if rec['bridge'] in bridges:
-                net_map[ref] = bridges[rec['bridge']]
+                refs[ref] = bridges[rec['bridge']]
             else:
-                net_map[ref] = mdb.create('network', ref=ref, **_fields(rec))
-        tools = [r for r, s in mdb.tables['SR'].items() if s['is_tools_sr']]
-        sr_map = {}
+                plan.append(('network', ref, {}))
         for ref, rec in jdb.tables['SR'].items():
             if rec['is_tools_sr'] and tools:
-                sr_map[ref] = tools[0]
+                refs[ref] = tools[0]
             else:
-                sr_map[ref] = mdb.create('SR', ref=ref, **dict(_fields(rec), shared=False))
+                plan.append(('SR', ref, dict(shared=False)))
         hrec = jdb.get('host', joiner.ref)
-        mdb.create('host_metrics', ref=hrec['metrics'],
-                   **dict(_fields(jdb.get('host_metrics', hrec['metrics'])), live=False))
-        mdb.create('host', ref=joiner.ref, **dict(_fields(hrec), enabled=False,
-                                                  allowed_operations=[]))
-        for ref, rec in jdb.tables['PIF'].items():
-            mdb.create('PIF', ref=ref, **dict(_fields(rec), network=net_map[rec['network']]))
-        for ref, rec in jdb.tables['PBD'].items():
-            mdb.create('PBD', ref=ref, **dict(_fields(rec), SR=sr_map[rec['SR']]))
+        plan.append(('host_metrics', hrec['metrics'], dict(live=False)))
+        plan.append(('host', joiner.ref, dict(enabled=False, allowed_operations=[])))
+        for cls in ('PIF', 'PBD'):
+            plan.extend((cls, ref, {}) for ref in jdb.tables[cls])
         for ref, rec in jdb.tables['VM'].items():
-            for cls in ('VM_metrics', 'VM_guest_metrics'):
-                link = rec['metrics' if cls == 'VM_metrics' else 'guest_metrics']
+            for cls, link in (('VM_metrics', rec['metrics']),
+                              ('VM_guest_metrics', rec['guest_metrics'])):
                 if jdb.exists(cls, link):
-                    mdb.create(cls, ref=link, **_fields(jdb.get(cls, link)))
-            mdb.create('VM', ref=ref, **_fields(rec))
+                    plan.append((cls, link, {}))
+            plan.append(('VM', ref, {}))
+        for cls, ref, _extra in plan:
+            refs[ref] = model.new_ref()
+
+        def repoint(value):
+            if isinstance(value, str) and value.startswith('OpaqueRef:'):
+                return refs.get(value, model.NULL)
+            if isinstance(value, list):
+                return [repoint(v) for v in value]
+            return value
+
+        for cls, ref, extra in plan:
+            rec = {k: repoint(v) for k, v in _fields(jdb.get(cls, ref)).items()}
+            rec.update(extra)
+            mdb.create(cls, ref=refs[ref], **rec)
+        return refs[joiner.ref]
 
 
 def _fields(rec):
@@ -530,7 +552,8 @@ def designate_new_master(call, host_ref):
         if db.get('pool', db.pool_ref())['ha_enabled']:
             raise XapiError('HA_IS_ENABLED')
         call.sleep(lab.timings.designate_duration)
-        db.set('pool', db.pool_ref(), master=host_ref)
+        # NOTE: dbsync_master.ml: pool.master is set by the new master once it
+        # has booted as master (Lab.switch_master), not here.
     lab.after(lab.timings.fuse, lambda: lab.switch_master(db, target))
     return ''
 
@@ -539,7 +562,12 @@ def designate_new_master(call, host_ref):
 def host_destroy(call, host_ref):
     db = call.db
     db.get('host', host_ref)
-    if host_ref == call.host.ref or _live(db, host_ref):
+    # NOTE: xapi_host.ml is_host_alive: a host the database says is live is
+    # asked; one that does not answer is dead, whatever host_metrics say.
+    target = call.lab.host_by_ref(host_ref)
+    alive = (_live(db, host_ref) and target is not None
+             and call.lab.reachable(call.host, target))
+    if alive or host_ref == call.host.ref:
         raise XapiError('HOST_IS_LIVE', host_ref)
     if db.get('pool', db.pool_ref())['ha_enabled']:
         raise XapiError('HA_IS_ENABLED')

@@ -154,6 +154,10 @@ POINTS = {
     'designate: before it takes effect': ('remove', 3, 'host1',
                                           _designate_before_effect,
                                           'rolled back'),
+    # NOTE: dbsync_master.ml: pool.master moves only when the new master has
+    # booted; reconcile waits for it (or for the old master outliving its
+    # fuse, xapi_pool_transition.ml) before deciding: the old master stays,
+    # a slave now, so the remove is rolled back under the new master.
     'designate: applied, pool restarting': ('remove', 3, 'host1',
                                             _designate_middle, 'rolled back'),
     'designate: done, eject task running': ('remove', 3, 'host1',

@@ -93,7 +93,8 @@ def test_designate_new_master(lab3):
     assert m.xenapi.pool.designate_new_master(old.ref) == ''
     assert lab3.scheduler.idle
     assert m.xenapi.pool.designate_new_master(new.ref) == ''
-    assert m.xenapi.pool.get_master(pool) == new.ref
+    # dbsync_master.ml: pool.master moves when the new master has booted
+    assert m.xenapi.pool.get_master(pool) == old.ref
     assert lab3.settle()
     assert all(h.generation >= 1 for h in lab3.hosts)     # every xapi restarted
     # sessions died: the SDK re-logs in and meets HOST_IS_SLAVE on the old master

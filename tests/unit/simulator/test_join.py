@@ -213,8 +213,9 @@ def test_join_lifecycle_end_to_end(make_lab):
     assert 'halted-vm' in names
     dom0 = m.xenapi.VM.get_record(rec['control_domain'])
     assert dom0['is_control_domain'] and dom0['resident_on'] == host
-    # the joiner's own pool object is gone; the call returned before the restart
-    assert s.xenapi.pool.get_all() == []
+    # xapi_fuse.ml: until its restart the joiner still answers from its own
+    # database, pool object included; the call returned before the restart
+    assert len(s.xenapi.pool.get_all()) == 1 and s.xenapi.pool.get_all() != [pool]
     assert joiner.state == 'running'
     # fuse: connections refused
     assert lab.wait_until(lambda: joiner.state == 'down')
