@@ -17,6 +17,7 @@ import sys
 CLI_REQUIREMENTS = (
     ('sqlalchemy', 'SQLAlchemy>=2.0', 2),
     ('tqdm', 'tqdm>=4.60', 4),
+    ('cryptography', 'cryptography>=3.3.2', 3),
 )
 
 INSTALL_HINT = "pip install 'xenpool_driver[cli]'"
