@@ -29,9 +29,11 @@ def test_cli_requirements_are_the_cli_extra():
 
 
 @pytest.mark.parametrize('versions, missing', [
-    ({'sqlalchemy': '2.0.30', 'tqdm': '4.66.1'}, []),
-    ({'sqlalchemy': '1.3.24', 'tqdm': '4.66.1'}, ['SQLAlchemy>=2.0 (found 1.3.24)']),
-    ({'sqlalchemy': None, 'tqdm': None}, ['SQLAlchemy>=2.0', 'tqdm>=4.60']),
+    ({'sqlalchemy': '2.0.30', 'tqdm': '4.66.1', 'cryptography': '3.3.2'}, []),
+    ({'sqlalchemy': '1.3.24', 'tqdm': '4.66.1', 'cryptography': '46.0.1'},
+     ['SQLAlchemy>=2.0 (found 1.3.24)']),
+    ({'sqlalchemy': None, 'tqdm': None, 'cryptography': None},
+     ['SQLAlchemy>=2.0', 'tqdm>=4.60', 'cryptography>=3.3.2']),
 ])
 def test_missing_cli_requirements(versions, missing):
     assert main.missing_cli_requirements(_importer(**versions)) == missing
