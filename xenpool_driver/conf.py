@@ -1,8 +1,8 @@
 """Every configuration option of xenpool_driver (oslo.config).
 
-``list_opts()`` feeds ``oslo-config-generator`` (entry point
-``oslo.config.opts = xenpool_driver``); ``tox -e genconfig`` regenerates
-``etc/xenpool_driver/xenpool_driver.conf.sample``.
+:func:`xenpool_driver.opts.list_opts` feeds ``oslo-config-generator``
+(entry point ``oslo.config.opts = xenpool_driver``); ``tox -e genconfig``
+regenerates ``etc/xenpool_driver/xenpool_driver.conf.sample``.
 """
 
 from oslo_config import cfg
@@ -124,14 +124,6 @@ def snapshot(conf):
         copy.set_override(opt.dest, getattr(conf.xenserver, opt.dest),
                           xenserver_group.name)
     return copy
-
-
-def list_opts():
-    """Options for oslo-config-generator: ``[(group, [opts])]``."""
-    # NOTE: imported here, not at module level: the store module imports this
-    # one (for CONF), and the driver itself needs no store.
-    from xenpool_driver.store import conf as store_conf
-    return [(xenserver_group, xenserver_opts)] + store_conf.list_opts()
 
 
 CONF = cfg.CONF

@@ -9,6 +9,8 @@ import os
 
 from oslo_config import cfg
 
+from xenpool_driver import conf as xenpool_conf
+
 store_group = cfg.OptGroup(
     'store',
     title='Embedded aggregate store',
@@ -35,8 +37,7 @@ store_opts = [
 def register_opts(conf):
     """Register the ``[store]`` options on ``conf``."""
     # NOTE: a fresh group per ConfigOpts, see xenpool_driver.conf.fresh_group
-    from xenpool_driver.conf import fresh_group
-    conf.register_group(fresh_group(store_group))
+    conf.register_group(xenpool_conf.fresh_group(store_group))
     conf.register_opts(store_opts, group=store_group.name)
 
 
