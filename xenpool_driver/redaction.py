@@ -1,12 +1,17 @@
 """The one choke point where secrets are taken out of text.
 
 Every password the driver learns (the configured one, a master's, a slave's)
-is registered here; exception texts and log records pass through
-:func:`redact` so that no secret ever reaches a log line, an exception text,
-metadata or a command line.
+is registered here, and every exception text passes through :func:`redact`
+(:class:`xenpool_driver.exception.XenPoolError` does it for each message and
+each XAPI parameter), so that no secret reaches an error, and through errors
+a log line, metadata or a command line.
+
+NOTE: log calls never format a secret in the first place (the calls that
+carry a password are never logged with their arguments); the suite's secret
+scan (tests/conftest.py) checks every log record and exception text of every
+test for every password the tests use.
 """
 
-import logging
 import threading
 
 MASK = '***'
@@ -38,29 +43,3 @@ def redact(value):
         if secret in text:
             text = text.replace(secret, MASK)
     return text
-
-
-def redact_args(args):
-    """Return a tuple of call arguments safe to show (secrets masked)."""
-    return tuple(redact(a) if isinstance(a, str) else a for a in args)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that masks registered secrets in every record."""
-
-    def filter(self, record):
-        try:
-            message = record.getMessage()
-        except Exception:  # NOTE: a bad format string must not kill logging
-            message = str(record.msg)
-        record.msg = redact(message)
-        record.args = ()
-        return True
-
-
-def install_log_filter(logger_name='xenpool_driver'):
-    """Attach :class:`RedactingFilter` to the project's logger (idempotent)."""
-    logger = logging.getLogger(logger_name)
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter())
-    return logger
