@@ -204,8 +204,7 @@ def read(session):
     :returns: :class:`PoolView`.
     :raises XapiUnavailable, XapiError: from the session.
     """
-    pool_ref, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
-                                              address=session.address)
+    pool_ref, pool_rec = host_mod.read_pool(session)
     hosts = session.call('host.get_all_records')
     raw = (pool_rec.get('other_config') or {}).get(KEY)
     claim = None
@@ -459,8 +458,7 @@ def _add(session, pool_ref, key, value):
 
 
 def _read_key(session, key):
-    _, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
-                                       address=session.address)
+    _, pool_rec = host_mod.read_pool(session)
     return (pool_rec.get('other_config') or {}).get(key)
 
 

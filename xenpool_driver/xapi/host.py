@@ -135,15 +135,27 @@ def resident_guests(session, host_ref):
     return running_guests(session.call('VM.get_all_records'), host_ref)
 
 
-def single_pool(pool_recs, method='pool.get_all_records', address=None):
+def single_pool(pool_recs, address=None):
     """``(ref, record)`` of the one pool in a host's database.
 
     :param pool_recs: ``pool.get_all_records`` result.
+    :param address: the host read (for the error).
     :raises XapiError: ``INTERNAL_ERROR`` when there is not exactly one pool
         (xapi itself refuses a join with that code in the same case).
     """
     if len(pool_recs) != 1:
         raise exception.XapiError(
             'INTERNAL_ERROR', ['expected exactly one pool, found %d' % len(pool_recs)],
-            method=method, host=address)
+            method='pool.get_all_records', host=address)
     return next(iter(pool_recs.items()))
+
+
+def read_pool(session):
+    """``(ref, record)`` of the pool ``session``'s host is in.
+
+    XAPI calls (1): ``pool.get_all_records``.
+
+    :raises XapiError: not exactly one pool (see :func:`single_pool`).
+    :raises XapiUnavailable: from the session.
+    """
+    return single_pool(session.call('pool.get_all_records'), address=session.address)

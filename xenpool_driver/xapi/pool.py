@@ -77,8 +77,7 @@ def snapshot(session):
     :returns: :class:`Membership`; hosts sorted by uuid.
     :raises XapiUnavailable, XapiError: from the session.
     """
-    pool_ref, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
-                                              address=session.address)
+    pool_ref, pool_rec = host_mod.read_pool(session)
     host_recs = session.call('host.get_all_records')
     metrics_recs = session.call('host_metrics.get_all_records')
     return _membership(pool_ref, pool_rec, host_recs, metrics_recs)
@@ -109,8 +108,7 @@ def this_host(session):
 
     :raises XapiUnavailable, XapiError: from the session.
     """
-    _, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
-                                       address=session.address)
+    _, pool_rec = host_mod.read_pool(session)
     ref = pool_rec.get('master')
     rec = session.call('host.get_record', ref)
     live = False
@@ -120,8 +118,7 @@ def this_host(session):
 
 
 def _this_host_uuid(session):
-    _, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
-                                       address=session.address)
+    _, pool_rec = host_mod.read_pool(session)
     return session.call('host.get_record', pool_rec.get('master')).get('uuid')
 
 
@@ -363,8 +360,7 @@ def wait_until_live(master, host_uuid, timeout=None, on_wait=None):
 
 def _refs(session):
     """``(pool_ref, pool_rec, host_recs)`` in 2 round trips."""
-    pool_ref, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
-                                              address=session.address)
+    pool_ref, pool_rec = host_mod.read_pool(session)
     return pool_ref, pool_rec, session.call('host.get_all_records')
 
 

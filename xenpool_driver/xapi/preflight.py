@@ -58,8 +58,7 @@ def read_side(session, local):
 
     :raises XapiUnavailable, XapiError: from the session.
     """
-    _, pool_rec = host_mod.single_pool(session.call('pool.get_all_records'),
-                                       address=session.address)
+    _, pool_rec = host_mod.read_pool(session)
     hosts = session.call('host.get_all_records')
     vms = session.call('VM.get_all_records') if local else {}
     srs = session.call('SR.get_all_records') if local else {}

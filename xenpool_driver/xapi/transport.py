@@ -161,18 +161,19 @@ class XapiSafeTransport(XapiTransportMixin, xmlrpc.client.SafeTransport):
         self._init_xapi(timeout, max_response_bytes, clock)
 
 
-def make_transport(url, timeout, ca_file=None, insecure=False,
-                   max_response_bytes=MAX_RESPONSE_BYTES, context=None):
+def make_transport(url, timeout, context=None,
+                   max_response_bytes=MAX_RESPONSE_BYTES):
     """Return the transport for ``url`` (HTTPS when the scheme is https).
 
     :param url: the xapi URL (``http://`` or ``https://``).
     :param timeout: initial socket timeout (seconds).
-    :param context: a prepared SSL context (built from ca_file/insecure
-        when None; ignored for http).
+    :param context: the SSL context of an https URL (see
+        :func:`make_ssl_context`; the session builds it once per handle).
+    :raises ValueError: an https URL without a context.
     """
     if url.lower().startswith('https:'):
         if context is None:
-            context = make_ssl_context(ca_file, insecure)
+            raise ValueError('an https transport needs an SSL context')
         return XapiSafeTransport(timeout, context, max_response_bytes)
     return XapiTransport(timeout, max_response_bytes)
 
