@@ -68,6 +68,10 @@ class Lab(object):
             argv += ['--faults', str(fpath)]
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
+        self._read_lab_file()
+
+    def _read_lab_file(self):
+        """Wait for the lab process's lab file and read it (or stop the lab)."""
         try:
             _poll(lambda: os.path.exists(self.path) or self.proc.poll() is not None,
                   'the lab file')

@@ -20,7 +20,6 @@ script of this module that also stops a host on request.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -29,7 +28,6 @@ import xmlrpc.client
 
 import pytest
 
-from tests import passwords
 from tests.functional.cli.test_cli import (DEADLINE, FAST_SCALE, ROOT, Cli, Lab,
                                            _env, _outputs, _poll)
 from xenpool_driver import pool_states as ps
@@ -111,17 +109,7 @@ class CtlLab(Lab):
             [sys.executable, '-c', _CTL_SCRIPT, json.dumps(spec)], cwd=ROOT, env=_env(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
-        try:
-            _poll(lambda: os.path.exists(self.path) or self.proc.poll() is not None,
-                  'the lab file')
-            assert self.proc.poll() is None, self.proc.communicate()
-            with open(self.path) as f:
-                self.data = json.load(f)
-        except BaseException:
-            self.close()
-            raise
-        passwords.remember(self.data['password'])
-        self.hosts = {h['name']: h for h in self.data['hosts']}
+        self._read_lab_file()
 
     def stop(self, name, offline=True):
         """Stop host ``name``'s xapi; its master reports it offline (or never)."""
