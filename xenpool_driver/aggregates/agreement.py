@@ -19,6 +19,7 @@ since metadata can agree with a pool whose host is down.
 """
 
 import dataclasses
+import urllib.parse
 
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
@@ -123,3 +124,19 @@ def compare(name, hosts, metadata, members, error=None, now=None):
     if members.name_label != name:
         out.append('pool is named %r, not %r' % (members.name_label, name))
     return Agreement(tuple(out), tuple(unhealthy), unlisted, unrecorded)
+
+
+def unrecorded_member_at(metadata, members, url):
+    """The member no ``<host>`` key names whose address is ``url``'s host.
+
+    How a compute host known only by its xapi URL is found in the pool (a
+    join that finished after its caller died, a host listed without uuid).
+
+    :returns: its :class:`~xenpool_driver.xapi.host.HostInfo`, or None.
+    """
+    address = urllib.parse.urlsplit(url).hostname if url else None
+    recorded = set(bk.recorded_hosts(metadata).values())
+    for info in members.hosts:
+        if address and info.address == address and info.uuid not in recorded:
+            return info
+    return None

@@ -27,7 +27,6 @@ counts nothing: the failure count is left as it is.
 
 import dataclasses
 import time
-import urllib.parse
 
 from oslo_log import log as logging
 
@@ -136,12 +135,13 @@ def reconcile(aggregate, workflow):
                 # NOTE: the repair may have waited (a task, a restart):
                 # what is compared below is the pool as it is now.
                 session, members, error = read_pool(aggregate, workflow)
-        if report.pending is None:
-            _repair_state(aggregate, members, error, report)
-            if members is not None and _is_ours(aggregate, members):
-                _follow_master(aggregate, members, report)
-                _drop_non_members(aggregate, members, report)
-            _repair_host_list(aggregate, workflow, members, error, report)
+                if members is not None:
+                    report.members = sorted(members.uuids)
+        _repair_state(aggregate, members, error, report)
+        if members is not None and _is_ours(aggregate, members):
+            _follow_master(aggregate, members, report)
+            _drop_non_members(aggregate, members, report)
+        _repair_host_list(aggregate, workflow, members, error, report)
     except _Unknown as unknown:
         report.pending = str(unknown)
     return _finish(aggregate, workflow, report, members, error)
@@ -275,8 +275,8 @@ def _repair_add(aggregate, workflow, intent, host_uuid, session, members,
         _roll_back(aggregate, intent, report, 'the pool was not named')
         return
     if host_uuid is None:
-        info = _member_at(workflow, aggregate, intent.host, members,
-                          url=intent.url)
+        info = agreement.unrecorded_member_at(
+            aggregate.metadata, members, intent.url or workflow.locate(intent.host))
         host_uuid = info.uuid if info is not None else None
     if host_uuid is None:
         _roll_back(aggregate, intent, report, 'the joiner is not a member')
@@ -514,8 +514,8 @@ def _repair_host_list(aggregate, workflow, members, error, report):
     ours = contract.owns_host_list(aggregate)
     known = members is not None and _is_ours(aggregate, members)
     for host in sorted(set(aggregate.hosts) - set(recorded)):
-        info = _member_at(workflow, aggregate, host, members) if known \
-            else None
+        info = agreement.unrecorded_member_at(
+            aggregate.metadata, members, workflow.locate(host)) if known else None
         if info is not None:
             report.actions.append('recorded member %s (%s)'
                                   % (host, info.uuid))
@@ -530,14 +530,3 @@ def _repair_host_list(aggregate, workflow, members, error, report):
             aggregate.add_host(host)
             report.actions.append('added %s to the host list: a member '
                                   'recorded in the metadata' % host)
-
-
-def _member_at(workflow, aggregate, host, members, url=None):
-    """The unrecorded member whose address is where ``host``'s xapi is."""
-    url = url or workflow.locate(host)
-    address = urllib.parse.urlsplit(url).hostname if url else None
-    recorded = set(bk.recorded_hosts(aggregate.metadata).values())
-    for info in members.hosts:
-        if address and info.address == address and info.uuid not in recorded:
-            return info
-    return None

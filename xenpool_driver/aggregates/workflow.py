@@ -24,13 +24,13 @@ import getpass
 import os
 import socket
 import time
-import urllib.parse
 
 from oslo_log import log as logging
 
 from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
+from xenpool_driver.aggregates import agreement
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import ledger
 from xenpool_driver.aggregates import reconcile as reconcile_mod
@@ -130,14 +130,11 @@ class Workflow:
 
         :raises InvalidAggregateAction: the host cannot be located.
         """
-        if host == self.own_host and self.xs.connection_url:
-            return self.xs.connection_url
-        if slave_info and slave_info.get('url'):
-            return bk.safe_url(slave_info['url'])
-        if self.host_locator is not None:
-            url = self.host_locator(host)
-            if url:
-                return url
+        own = self.xs.connection_url if host == self.own_host else None
+        url = (own or bk.safe_url((slave_info or {}).get('url')) or
+               self.locate(host))
+        if url:
+            return url
         raise exception.InvalidAggregateAction(
             action, aggregate.id,
             'cannot locate the xapi of host %s: pass slave_info with its url '
@@ -186,7 +183,7 @@ class Workflow:
             return recorded
         state, record = self._check(aggregate, ps.OP_ADD, ADD_ACTION)
         url = self.host_url(aggregate, ADD_ACTION, host, slave_info)
-        first = self._is_first_host(aggregate.metadata, record)
+        first = not bk.recorded_hosts(aggregate.metadata)
         intent = bk.new_intent(ps.OP_ADD, host, state, self.owner, self.clock(),
                                url=url, host_uuid=(slave_info or {}).get(
                                    'xenhost_uuid'))
@@ -375,14 +372,10 @@ class Workflow:
         url = self.locate(host)
         if not url or not bk.recorded_hosts(aggregate.metadata):
             return None
-        address = urllib.parse.urlsplit(url).hostname
         members = pool.snapshot(self.session_at(self.master_url(
             aggregate.metadata)))
-        recorded = set(bk.recorded_hosts(aggregate.metadata).values())
-        for info in members.hosts:
-            if info.address == address and info.uuid not in recorded:
-                return info.uuid
-        return None
+        info = agreement.unrecorded_member_at(aggregate.metadata, members, url)
+        return info.uuid if info is not None else None
 
     def _forget_non_member(self, aggregate, host):
         """Remove of a host that is not a member: clean up, succeed."""
@@ -501,10 +494,10 @@ class Workflow:
         """
         members = pool.snapshot(master)
         if info.uuid == members.master_uuid:
-            address = urllib.parse.urlsplit(intent.url).hostname
-            for member in members.hosts:
-                if member.address == address:
-                    return {intent.host: member.uuid}, None
+            member = agreement.unrecorded_member_at(aggregate.metadata, members,
+                                                    intent.url)
+            if member is not None:
+                return {intent.host: member.uuid}, None
         raise exception.InvalidAggregateAction(
             ADD_ACTION, aggregate.id,
             'host %s is a member of the pool mastered by %s: eject it there '
@@ -625,10 +618,6 @@ class Workflow:
         if reason:
             raise exception.InvalidAggregateAction(action, aggregate.id, reason)
         return state, bk.read(aggregate.metadata)
-
-    @staticmethod
-    def _is_first_host(metadata, record):
-        return not bk.recorded_hosts(metadata)
 
     def _begin(self, aggregate, op, action, state, intent):
         """Observed state -> ``changing`` + intent, in ONE metadata update."""
