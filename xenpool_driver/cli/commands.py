@@ -156,6 +156,17 @@ def cmd_delete(ctx, args):
     return 0
 
 
+def _result(ctx, text):
+    """The result line of a long operation, after its progress display ends.
+
+    NOTE: the bar is on stderr without a newline; written first, the result
+    line would be torn by it on a terminal.
+    """
+    if ctx.progress is not None:
+        ctx.progress.close()
+    sys.stdout.write(text + '\n')
+
+
 def cmd_add_host(ctx, args):
     context_mod.check_host_args(args.host, args.url)
     agg = _aggregate(ctx, args.aggregate)
@@ -170,7 +181,7 @@ def cmd_add_host(ctx, args):
     # NOTE: the workflow lists the host in the store's aggregate once it is
     # a member (and never otherwise): nothing to undo here on failure.
     ctx.workflow.add(agg, args.host, slave_info={'url': url})
-    sys.stdout.write('added %s to %s: %s\n' % (args.host, agg.name, agg.metadata.get(ps.KEY)))
+    _result(ctx, 'added %s to %s: %s' % (args.host, agg.name, agg.metadata.get(ps.KEY)))
     return 0
 
 
@@ -180,11 +191,9 @@ def cmd_remove_host(ctx, args):
     context_mod.check_host_args(args.host)
     agg = _aggregate(ctx, args.aggregate)
     if not ctx.workflow.remove(agg, args.host, force=args.force, dead=args.dead):
-        sys.stdout.write('%s is not a member of %s: nothing to remove\n'
-                         % (args.host, agg.name))
+        _result(ctx, '%s is not a member of %s: nothing to remove' % (args.host, agg.name))
         return 0
-    sys.stdout.write('removed %s from %s: %s\n' % (args.host, agg.name,
-                                                    agg.metadata.get(ps.KEY)))
+    _result(ctx, 'removed %s from %s: %s' % (args.host, agg.name, agg.metadata.get(ps.KEY)))
     return 0
 
 

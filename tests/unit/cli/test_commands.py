@@ -154,3 +154,19 @@ def test_preflight_without_a_master_says_so(mocker):
         commands.cmd_preflight(ctx, args)
     assert 'no master yet' in str(err.value)
     ctx.session.assert_not_called()
+
+
+def test_the_result_line_comes_after_the_progress_display_ends(capsys):
+    order = []
+
+    class Progress:
+        def close(self):
+            order.append('close')
+            print('', end='')   # NOTE: what tqdm's close ends with on stderr
+
+    class Ctx:
+        progress = Progress()
+
+    commands._result(Ctx(), 'added h2 to p1: active')
+    order.append(capsys.readouterr().out)
+    assert order == ['close', 'added h2 to p1: active\n']
