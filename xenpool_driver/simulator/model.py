@@ -12,11 +12,11 @@ import datetime
 import threading
 import uuid as uuidlib
 
-from xenpool_driver.simulator import datamodel
+from xenpool_driver.simulator import datamodel, xapi_types
 from xenpool_driver.simulator.errors import XapiError
 
-NULL = datamodel.NULL
-EPOCH = datamodel.EPOCH
+NULL = xapi_types.NULL
+EPOCH = xapi_types.EPOCH
 
 #: Wire class names, as xapi spells them in method names: the classes of
 #: :mod:`.datamodel`, in the order ``event.from`` lists a first dump.

@@ -13,7 +13,7 @@ import datetime
 import pytest
 
 from tests.unit.simulator.conftest import join, sdk
-from xenpool_driver.simulator import HostSpec, VMSpec, datamodel, model
+from xenpool_driver.simulator import HostSpec, VMSpec, datamodel, model, xapi_types
 
 #: Public fields per class in ocaml/idl/datamodel*.ml at e2ee48d6883e.
 #: NOTE: VM has 92: the reference sheet's errata says 89, but the datamodel
@@ -38,7 +38,7 @@ def test_field_tables_are_well_formed():
         assert names[0] == 'uuid', cls
         for name, ty, qualifier, default in fields:
             assert qualifier in ('RW', 'StaticRO', 'DynamicRO'), (cls, name)
-            value = datamodel.zero(ty) if default is None else default
+            value = xapi_types.zero(ty) if default is None else default
             assert _fits(value, ty), (cls, name, ty, value)
 
 
@@ -75,7 +75,7 @@ def _fits(value, ty):
     if ty.endswith(' ref'):
         return isinstance(value, str) and value.startswith('OpaqueRef:')
     if ty.startswith('enum '):
-        return value in datamodel.ENUMS[ty[5:]]
+        return value in xapi_types.ENUMS[ty[5:]]
     if ty == 'int':
         return isinstance(value, int) and not isinstance(value, bool)
     if ty == 'float':
