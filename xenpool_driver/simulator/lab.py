@@ -21,7 +21,7 @@ import threading
 from xenpool_driver.simulator import clock as clock_mod
 from xenpool_driver.simulator import faults as faults_mod
 from xenpool_driver.simulator import fixtures, host as host_mod
-from xenpool_driver.simulator import methods, poolops  # noqa: F401 (registers verbs)
+from xenpool_driver.simulator import methods, pool_join, pool_members  # noqa: F401 (registers verbs)
 from xenpool_driver.simulator.errors import NoRoute
 
 LOG = logging.getLogger(__name__)

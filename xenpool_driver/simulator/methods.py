@@ -1,9 +1,10 @@
 """XAPI verbs on the model: the method registry, generic class messages,
 sessions, tasks, events and the few VM/host verbs the driver needs.
 
-Pool operations (join, eject, designate, destroy) live in :mod:`.poolops`.
-A handler is ``func(call, *params)`` (session excluded); :class:`Call`
-carries the host, its database, the session and the task of an async call.
+Pool operations live in :mod:`.pool_join` (join) and :mod:`.pool_members`
+(eject, designate, destroy). A handler is ``func(call, *params)`` (session
+excluded); :class:`Call` carries the host, its database, the session and
+the task of an async call.
 """
 
 import threading

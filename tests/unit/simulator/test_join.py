@@ -7,7 +7,7 @@ import XenAPI
 
 from tests.passwords import PASSWORD, WRONG_PASSWORD
 from tests.unit.simulator.conftest import failure, join, sdk
-from xenpool_driver.simulator import HostSpec, Timings, VMSpec, poolops
+from xenpool_driver.simulator import HostSpec, Timings, VMSpec, pool_join_checks
 
 # (joiner spec overrides, master spec overrides, expected ErrorDescription)
 CHECKS = [
@@ -167,7 +167,7 @@ XAPI_PRE_JOIN_ORDER = [
 
 
 def test_pre_join_checks_are_a_table_in_xapi_order():
-    rows = poolops.PRE_JOIN_CHECKS
+    rows = pool_join_checks.PRE_JOIN_CHECKS
     assert [r.xapi for r in rows] == XAPI_PRE_JOIN_ORDER
     assert [r.number for r in rows] == list(range(1, 34))     # the reference sheet's 1.2
     assert [r.xapi for r in rows if r.skipped_by_force] == ['assert_hosts_homogeneous']

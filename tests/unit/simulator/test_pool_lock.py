@@ -13,7 +13,7 @@ import pytest
 
 from tests.unit.simulator.conftest import failure, join, sdk
 from xenpool_driver.simulator import Timings, model
-from xenpool_driver.simulator.poolops import pool_op_error
+from xenpool_driver.simulator.pool_lock import pool_op_error
 
 P = 'OpaqueRef:pool'
 
