@@ -125,7 +125,7 @@ class XenPoolDriver:
             self._refused.discard(key)
         try:
             yield
-        except exception.InvalidAggregateAction:
+        except exception.Refused:
             with self._refused_lock:
                 self._refused.add(key)
             raise

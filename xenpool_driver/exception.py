@@ -1,13 +1,17 @@
 """One hierarchy of errors, with three branches kept apart.
 
 * :class:`XapiUnavailable` - no xapi answered (refused, reset, TLS failure,
-  timeout: :class:`XapiTimeout`).
+  timeout: :class:`XapiTimeout`), of a declared ``kind``.
 * :class:`XapiError` - xapi answered with an error; carries XAPI's ``code``
   and ``params`` and where it happened (``method``, ``host``).
-* :class:`InvalidAggregateAction` - our own rule refused the request, with
-  the reason (:class:`PreflightFailed` lists every mismatch found).
+* :class:`Refused` - our own rule refused the request before anything was
+  changed: :class:`OperationRefused` for a pool operation (raised by the
+  xapi layer, which knows no aggregate; :class:`HostClaimed` for a host
+  claim), :class:`InvalidAggregateAction` for an aggregate request
+  (:class:`PreflightFailed` lists every mismatch found).
 
-Every text goes through :func:`xenpool_driver.redaction.redact`.
+Every class declares the fields it carries in its constructor; every text
+goes through :func:`xenpool_driver.redaction.redact`.
 """
 
 from xenpool_driver import redaction
@@ -24,6 +28,16 @@ class XenPoolError(Exception):
         return self.message
 
 
+# Kinds of :class:`XapiUnavailable`.
+REFUSED = 'refused'      # nothing reached xapi
+RESET = 'reset'          # connection dropped (maybe after sending)
+TIMEOUT = 'timeout'
+TLS = 'tls'              # handshake / certificate verification failed
+NETWORK = 'network'      # unreachable, DNS, other socket errors
+PROTOCOL = 'protocol'    # an answer that is not a valid XAPI response
+KINDS = frozenset([REFUSED, RESET, TIMEOUT, TLS, NETWORK, PROTOCOL])
+
+
 class XapiUnavailable(XenPoolError):
     """No xapi answered: the connection could not be made or was lost.
 
@@ -32,19 +46,37 @@ class XapiUnavailable(XenPoolError):
     :ivar reason: short text from the transport (never a secret).
     :ivar maybe_applied: True when the request may have reached xapi before
         the connection was lost (the ambiguous case: re-read reality).
+    :ivar kind: what failed, one of :data:`KINDS` (the recovery policies key
+        on it); None when not known.
     """
 
-    def __init__(self, host, reason, method=None, maybe_applied=False):
+    def __init__(self, host, reason, method=None, maybe_applied=False,
+                 kind=None):
+        if kind is not None and kind not in KINDS:
+            raise ValueError('unknown kind of unavailability: %r' % (kind,))
         self.host = redaction.redact(host)
         self.method = method
         self.reason = redaction.redact(reason)
         self.maybe_applied = maybe_applied
+        self.kind = kind
         what = ' calling %s' % method if method else ''
         super().__init__('xapi at %s unavailable%s: %s' % (self.host, what, self.reason))
 
 
 class XapiTimeout(XapiUnavailable):
-    """xapi did not answer, or an awaited condition did not happen, in time."""
+    """xapi did not answer, or an awaited condition did not happen, in time.
+
+    :ivar task_ref: the task that was awaited, when it goes on (or None).
+    :ivar still_running: True when that task cannot be cancelled and may
+        still complete (the outcome is not known yet).
+    """
+
+    def __init__(self, host, reason, method=None, maybe_applied=False,
+                 kind=TIMEOUT, task_ref=None, still_running=False):
+        self.task_ref = task_ref
+        self.still_running = still_running
+        super().__init__(host, reason, method=method,
+                         maybe_applied=maybe_applied, kind=kind)
 
 
 class XapiProtocolError(XapiUnavailable):
@@ -54,6 +86,11 @@ class XapiProtocolError(XapiUnavailable):
     ``Status``: no usable answer, so callers treat it like a lost connection
     (``maybe_applied`` says whether the request had been sent).
     """
+
+    def __init__(self, host, reason, method=None, maybe_applied=False,
+                 kind=PROTOCOL):
+        super().__init__(host, reason, method=method,
+                         maybe_applied=maybe_applied, kind=kind)
 
 
 class XapiError(XenPoolError):
@@ -83,8 +120,24 @@ class XapiError(XenPoolError):
         return [self.code] + list(self.params)
 
 
-class InvalidAggregateAction(XenPoolError):
-    """Our own rule refused the request.
+class Refused(XenPoolError):
+    """Our own rule refused the request before anything was changed.
+
+    Nothing was sent that changes a pool: callers never count it as a pool
+    failure and never re-read the pool to see whether it happened.
+
+    :ivar action: what was asked.
+    :ivar reason: why it was refused.
+    """
+
+    def __init__(self, action, reason, message):
+        self.action = action
+        self.reason = redaction.redact(reason)
+        super().__init__(message)
+
+
+class InvalidAggregateAction(Refused):
+    """Our own rule refused an aggregate request.
 
     :ivar action: what was asked (``add_to_aggregate``, ...).
     :ivar aggregate_id: the aggregate's id.
@@ -92,39 +145,17 @@ class InvalidAggregateAction(XenPoolError):
     """
 
     def __init__(self, action, aggregate_id, reason):
-        self.action = action
         self.aggregate_id = aggregate_id
-        self.reason = redaction.redact(reason)
-        super().__init__('Cannot perform action %r on aggregate %s. Reason: %s'
-                         % (action, aggregate_id, self.reason))
-
-
-class Mismatch(object):
-    """One pre-join mismatch, with the code xapi would raise."""
-
-    __slots__ = ('code', 'params', 'reason')
-
-    def __init__(self, code, params=(), reason=''):
-        self.code = code
-        self.params = list(params)
-        self.reason = reason
-
-    def __eq__(self, other):
-        return (isinstance(other, Mismatch) and
-                (self.code, self.params, self.reason) ==
-                (other.code, other.params, other.reason))
-
-    def __repr__(self):
-        return 'Mismatch(%r, %r, %r)' % (self.code, self.params, self.reason)
-
-    def __str__(self):
-        return '%s %s: %s' % (self.code, self.params, self.reason)
+        super().__init__(action, reason,
+                         'Cannot perform action %r on aggregate %s. Reason: %s'
+                         % (action, aggregate_id, redaction.redact(reason)))
 
 
 class PreflightFailed(InvalidAggregateAction):
     """The joiner would be refused by xapi; every mismatch is listed.
 
-    :ivar mismatches: list of :class:`Mismatch`.
+    :ivar mismatches: list of :class:`~xenpool_driver.xapi.preflight.Mismatch`
+        (anything with ``code``, ``params`` and a one-line ``str``).
     """
 
     def __init__(self, action, aggregate_id, host, mismatches):
@@ -139,25 +170,22 @@ class PreflightFailed(InvalidAggregateAction):
         return [m.code for m in self.mismatches]
 
 
-class OperationRefused(InvalidAggregateAction):
+class OperationRefused(Refused):
     """A pool operation refused by our own rule before any change was made.
 
     E.g. ejecting the master, ejecting a host with running guest VMs,
-    destroying the record of a live host. Raised by
-    :mod:`xenpool_driver.xapi.pool`, where no aggregate is known
-    (``aggregate_id`` is None unless the caller re-raises with one).
+    destroying the record of a live host. Raised by the xapi layer, where no
+    aggregate is known.
 
     :ivar action: the pool operation (``pool.eject``, ``host.destroy``, ...).
     :ivar host: the host uuid concerned.
     :ivar reason: why it was refused.
     """
 
-    def __init__(self, action, host, reason, aggregate_id=None):
-        self.action = action
+    def __init__(self, action, host, reason):
         self.host = host
-        self.aggregate_id = aggregate_id
-        self.reason = redaction.redact(reason)
-        XenPoolError.__init__(self, 'Refused %s of host %s: %s' % (action, host, self.reason))
+        super().__init__(action, reason, 'Refused %s of host %s: %s'
+                         % (action, host, redaction.redact(reason)))
 
 
 class HostClaimed(OperationRefused):

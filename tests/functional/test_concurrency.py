@@ -59,7 +59,7 @@ def _attempt(workflow, aggregate, op, host, url):
             workflow.add(aggregate, host, slave_info={'url': url})
         else:
             workflow.remove(aggregate, host)
-    except exception.InvalidAggregateAction as exc:
+    except exception.Refused as exc:
         return 'refused', exc.reason
     return 'ok', op
 

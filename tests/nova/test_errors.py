@@ -5,12 +5,13 @@ from nova import exception as nova_exception
 
 from xenpool_driver import exception
 from xenpool_driver.nova import errors
+from xenpool_driver.xapi import preflight
 
 XAPI = exception.XapiError('HOST_IS_SLAVE', ['192.0.2.1'], method='pool.join',
                            host='https://192.0.2.2')
 PREFLIGHT = exception.PreflightFailed(
     'add_to_aggregate', 7, 'compute-2',
-    [exception.Mismatch('POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH', ['-1', '10'],
+    [preflight.Mismatch('POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH', ['-1', '10'],
                         'management VLAN differs')])
 REFUSED = exception.InvalidAggregateAction('remove_from_aggregate', 7, 'setup in progress')
 UNAVAILABLE = exception.XapiUnavailable('https://192.0.2.2', 'ECONNREFUSED', 'pool.join')

@@ -636,7 +636,7 @@ class Workflow:
         except Exception as exc:
             try:
                 reached = None
-                if not isinstance(exc, exception.InvalidAggregateAction):
+                if not isinstance(exc, exception.Refused):
                     reached = self._safe_verify(aggregate, verify)
             except _JoinedNotLive as joined:
                 # NOTE: a member (recorded: one truth) that is not live: the
@@ -682,7 +682,7 @@ def _counts(op, exc):
     a login refused or a connection never made on the way to that call
     (when no earlier step changed anything).
     """
-    if isinstance(exc, exception.InvalidAggregateAction):
+    if isinstance(exc, exception.Refused):
         return False
     if not op.intent.may_have_changed_pool():
         return False

@@ -21,7 +21,7 @@ REMOVE = 'remove_from_aggregate'
 
 def is_refusal(exc):
     """True when our own rule refused the request (nothing was attempted)."""
-    return isinstance(exc, exception.InvalidAggregateAction)
+    return isinstance(exc, exception.Refused)
 
 
 def xapi_details(exc):

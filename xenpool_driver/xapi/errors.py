@@ -25,13 +25,13 @@ import XenAPI
 from xenpool_driver import exception
 from xenpool_driver.xapi import transport
 
-# Kinds of XapiUnavailable (``err.kind``).
-REFUSED = 'refused'      # nothing reached xapi
-RESET = 'reset'          # connection dropped (maybe after sending)
-TIMEOUT = 'timeout'
-TLS = 'tls'              # handshake / certificate verification failed
-NETWORK = 'network'      # unreachable, DNS, other socket errors
-PROTOCOL = 'protocol'    # an answer that is not a valid XAPI response
+# Kinds of XapiUnavailable (``err.kind``), declared in the exception module.
+REFUSED = exception.REFUSED
+RESET = exception.RESET
+TIMEOUT = exception.TIMEOUT
+TLS = exception.TLS
+NETWORK = exception.NETWORK
+PROTOCOL = exception.PROTOCOL
 
 SESSION_INVALID = 'SESSION_INVALID'
 HOST_IS_SLAVE = 'HOST_IS_SLAVE'
@@ -41,9 +41,8 @@ HOST_STILL_BOOTING = 'HOST_STILL_BOOTING'
 def _unavailable(cls, kind, host, exc, method, maybe_applied):
     reason = '%s: %s' % (type(exc).__name__, exc) if str(exc) else \
         type(exc).__name__
-    err = cls(host, reason, method=method, maybe_applied=maybe_applied)
-    err.kind = kind
-    return err
+    return cls(host, reason, method=method, maybe_applied=maybe_applied,
+               kind=kind)
 
 
 def _raised_by_sdk_parser(exc):
@@ -141,7 +140,7 @@ def translate(exc, method=None, host=None, sent=None):
 
 def kind_of(err):
     """The ``kind`` of an XapiUnavailable (``None`` for other errors)."""
-    return getattr(err, 'kind', None)
+    return err.kind if isinstance(err, exception.XapiUnavailable) else None
 
 
 def is_code(err, *codes):

@@ -208,7 +208,7 @@ def join(joiner, master, master_address, username, password, force=False,
                           timeout=timeout or joiner.settings.task_timeout,
                           on_progress=on_progress)
     except exception.XapiTimeout as error:
-        if not getattr(error, 'still_running', False):
+        if not error.still_running:
             if not _joined(master, joiner_uuid):
                 raise
         else:
@@ -225,7 +225,6 @@ def join(joiner, master, master_address, username, password, force=False,
     try:
         return wait_until_live(master, joiner_uuid, on_wait=on_wait)
     except exception.XapiTimeout as timed_out:
-        timed_out.joined = True
         # NOTE: keep the join's own error visible when the host never came up.
         raise timed_out from failure
 
@@ -270,8 +269,10 @@ def follow_outlived(session, timed_out, method, reached):
             ['task'], check, session.settings.live_timeout,
             'task %s (%s) to end' % (task_ref, method))
     except exception.XapiTimeout as still:
-        still.task_ref, still.still_running = task_ref, True
-        raise still from timed_out
+        raise exception.XapiTimeout(
+            still.host, still.reason, method=still.method,
+            maybe_applied=still.maybe_applied,
+            task_ref=task_ref, still_running=True) from timed_out
     if state == 'ended':
         try:
             session.call('task.destroy', task_ref)
@@ -283,8 +284,7 @@ def follow_outlived(session, timed_out, method, reached):
             err = exception.XapiTimeout(
                 session.url, 'task %s (%s) did not start in time (queued behind '
                 'another pool operation) and was cancelled' % (task_ref, method),
-                method=method, maybe_applied=False)
-            err.kind = getattr(timed_out, 'kind', None)
+                method=method, maybe_applied=False, kind=timed_out.kind)
             raise err from timed_out
         try:
             tasks_mod.outcome(record, task_ref, method, session.url)
@@ -416,7 +416,7 @@ def eject(master, host_uuid, force=False, on_progress=None, timeout=None):
                           timeout=timeout or master.settings.task_timeout,
                           on_progress=on_progress)
     except exception.XapiTimeout as error:
-        if not getattr(error, 'still_running', False):
+        if not error.still_running:
             if not _gone(master, host_uuid):
                 raise
         else:

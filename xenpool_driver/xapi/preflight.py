@@ -24,6 +24,24 @@ from xenpool_driver.xapi import host as host_mod
 
 
 @dataclasses.dataclass(frozen=True)
+class Mismatch:
+    """One pre-join mismatch, with the code xapi would raise for it.
+
+    :param code: XAPI's error code, e.g. ``HOSTS_NOT_HOMOGENEOUS``.
+    :param params: XAPI's error parameters (list of str, as xapi's
+        ErrorDescription).
+    :param reason: what differs, for a person.
+    """
+
+    code: str
+    params: list = dataclasses.field(default_factory=list)
+    reason: str = ''
+
+    def __str__(self):
+        return '%s %s: %s' % (self.code, self.params, self.reason)
+
+
+@dataclasses.dataclass(frozen=True)
 class Side:
     """What one side of a join looks like, read in a few round trips.
 
@@ -80,7 +98,7 @@ def preflight(joiner, master, force=False, joiner_uuid=None):
         (the only check xapi skips for it).
     :param joiner_uuid: the uuid the caller believes the joiner has (e.g. from
         ``slave_info``); checked against the joiner's own record.
-    :returns: list of :class:`exception.Mismatch`, in xapi's order; empty when
+    :returns: list of :class:`Mismatch`, in xapi's order; empty when
         the join would pass these checks.
     :raises OperationRefused: ``joiner_uuid`` is not the joiner's uuid.
     :raises XapiUnavailable, XapiError: a side could not be read.
@@ -113,31 +131,31 @@ def compare(me, them, force=False):
 
 def _mgmt_interface(me, them):
     if me.mgmt_pif is None:
-        return exception.Mismatch('HOST_STILL_BOOTING', [],
+        return Mismatch('HOST_STILL_BOOTING', [],
                                   'joining host has no management interface yet')
 
 
 def _ha_on_me(me, them):
     if host_mod.as_bool(me.pool.get('ha_enabled', False)):
-        return exception.Mismatch('HA_IS_ENABLED', [], 'HA is enabled on the joining host')
+        return Mismatch('HA_IS_ENABLED', [], 'HA is enabled on the joining host')
 
 
 def _ha_on_pool(me, them):
     if host_mod.as_bool(them.pool.get('ha_enabled', False)):
-        return exception.Mismatch('HA_IS_ENABLED', [], 'HA is enabled on the pool')
+        return Mismatch('HA_IS_ENABLED', [], 'HA is enabled on the pool')
 
 
 def _not_myself(me, them):
     if me.host.get('uuid') == them.host.get('uuid'):
         text = ('Host is already part of a pool' if len(me.hosts) > 1
                 else 'Host cannot become slave of itself')
-        return exception.Mismatch('OPERATION_NOT_ALLOWED', [text],
+        return Mismatch('OPERATION_NOT_ALLOWED', [text],
                                   'joining host is the pool master')
 
 
 def _no_other_hosts(me, them):
     if len(me.hosts) > 1:
-        return exception.Mismatch('JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS', [],
+        return Mismatch('JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS', [],
                                   'joining host is already in a pool of %d hosts'
                                   % len(me.hosts))
 
@@ -151,7 +169,7 @@ def _no_running_vms(me, them):
     names = sorted(r.get('name_label', '') for r in _guests(me.vms)
                    if r.get('power_state') == 'Running')
     if names:
-        return exception.Mismatch('JOINING_HOST_CANNOT_HAVE_RUNNING_VMS', [],
+        return Mismatch('JOINING_HOST_CANNOT_HAVE_RUNNING_VMS', [],
                                   'running VMs on the joining host: %s' % ', '.join(names))
 
 
@@ -159,7 +177,7 @@ def _no_vms_with_ops(me, them):
     names = sorted(r.get('name_label', '') for r in me.vms.values()
                    if r.get('current_operations'))
     if names:
-        return exception.Mismatch('JOINING_HOST_CANNOT_HAVE_VMS_WITH_CURRENT_OPERATIONS', [],
+        return Mismatch('JOINING_HOST_CANNOT_HAVE_VMS_WITH_CURRENT_OPERATIONS', [],
                                   'VMs with operations in progress: %s' % ', '.join(names))
 
 
@@ -171,7 +189,7 @@ def _compatible(me, them):
     mine = (me.software.get('platform_version'), _compat_name(me.software))
     theirs = (them.software.get('platform_version'), _compat_name(them.software))
     if mine != theirs:
-        return exception.Mismatch('HOSTS_NOT_COMPATIBLE', [],
+        return Mismatch('HOSTS_NOT_COMPATIBLE', [],
                                   'platform/brand %s differs from the master\'s %s'
                                   % (_show(mine), _show(theirs)))
 
@@ -194,12 +212,12 @@ def _homogeneous(me, them):
     # NOTE: the only check join_force skips; xapi raises the first of its two.
     mine, theirs = _software_key(me.software), _software_key(them.software)
     if mine != theirs:
-        return exception.Mismatch('HOSTS_NOT_HOMOGENEOUS', ['Software version differs'],
+        return Mismatch('HOSTS_NOT_HOMOGENEOUS', ['Software version differs'],
                                   'software %s differs from the master\'s %s'
                                   % (_show(mine), _show(theirs)))
     mine, theirs = _cpu_vendor(me, False), _cpu_vendor(them, True)
     if mine != theirs:
-        return exception.Mismatch('HOSTS_NOT_HOMOGENEOUS', ['CPUs differ'],
+        return Mismatch('HOSTS_NOT_HOMOGENEOUS', ['CPUs differ'],
                                   'CPU vendor %r differs from the pool\'s %r' % (mine, theirs))
 
 
@@ -213,7 +231,7 @@ def _no_shared_srs(me, them):
     names = sorted(r.get('name_label', '') for r in me.srs.values()
                    if host_mod.as_bool(r.get('shared', False)) and not _is_tools_sr(r))
     if names:
-        return exception.Mismatch('JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS', [],
+        return Mismatch('JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS', [],
                                   'shared SRs on the joining host: %s' % ', '.join(names))
 
 
@@ -229,7 +247,7 @@ def _mgmt_vlan(me, them):
     if mine is None or theirs is None:
         return None
     if _vlan(mine) != _vlan(theirs):
-        return exception.Mismatch('POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH',
+        return Mismatch('POOL_JOINING_HOST_MANAGEMENT_VLAN_DOES_NOT_MATCH',
                                   [_vlan(mine), _vlan(theirs)],
                                   'management VLAN %s differs from the master\'s %s'
                                   % (_vlan(mine), _vlan(theirs)))
@@ -240,7 +258,7 @@ def _external_auth(me, them):
         return (rec.get('external_auth_type', ''),
                 (rec.get('external_auth_service_name', '') or '').lower())
     if key(me.host) != key(them.host):
-        return exception.Mismatch('POOL_JOINING_EXTERNAL_AUTH_MISMATCH', [],
+        return Mismatch('POOL_JOINING_EXTERNAL_AUTH_MISMATCH', [],
                                   'external authentication %s differs from the master\'s %s'
                                   % (_show(key(me.host)), _show(key(them.host))))
 
@@ -253,7 +271,7 @@ def _edition(me, them):
         r.get('edition', '') for r in them.hosts.values())
     other = [e for e in pool_editions if e != mine]
     if other:
-        return exception.Mismatch('LICENSE_HOST_POOL_MISMATCH',
+        return Mismatch('LICENSE_HOST_POOL_MISMATCH',
                                   ['host edition = "%s"' % mine, 'pool edition = "%s"' % other[0]],
                                   'edition %r differs from the pool\'s %r' % (mine, other[0]))
 
@@ -262,7 +280,7 @@ def _network_backend(me, them):
     mine = me.software.get('network_backend', 'bridge')
     theirs = them.software.get('network_backend', 'bridge')
     if mine != theirs:
-        return exception.Mismatch('OPERATION_NOT_ALLOWED', ['Network backends differ'],
+        return Mismatch('OPERATION_NOT_ALLOWED', ['Network backends differ'],
                                   'network backend %r differs from the master\'s %r'
                                   % (mine, theirs))
 
@@ -279,7 +297,7 @@ def _api_version(rec):
 def _same_api(me, them):
     mine, theirs = _api_version(me.host), _api_version(them.host)
     if mine != theirs:
-        return exception.Mismatch('POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION',
+        return Mismatch('POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION',
                                   [mine, theirs],
                                   'API version %s differs from the master\'s %s' % (mine, theirs))
 
@@ -289,7 +307,7 @@ def _same_schema(me, them):
     mine = me.software.get('db_schema', '')
     theirs = them.software.get('db_schema', '')
     if not mine or not theirs or mine != theirs:
-        return exception.Mismatch('POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA', [mine, theirs],
+        return Mismatch('POOL_JOINING_HOST_MUST_HAVE_SAME_DB_SCHEMA', [mine, theirs],
                                   'database schema %r differs from the master\'s %r'
                                   % (mine, theirs))
 
@@ -298,14 +316,14 @@ def _tls(me, them):
     mine = host_mod.as_bool(me.pool.get('tls_verification_enabled', False))
     theirs = host_mod.as_bool(them.pool.get('tls_verification_enabled', False))
     if mine != theirs:
-        return exception.Mismatch('POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH', [],
+        return Mismatch('POOL_JOINING_HOST_TLS_VERIFICATION_MISMATCH', [],
                                   'TLS verification is %s on the joining host, %s on the pool'
                                   % (_on(mine), _on(theirs)))
 
 
 def _updating(side, where):
     if 'apply_updates' in (side.pool.get('current_operations') or {}).values():
-        return exception.Mismatch('NOT_SUPPORTED_DURING_UPGRADE', [],
+        return Mismatch('NOT_SUPPORTED_DURING_UPGRADE', [],
                                   'updates are being applied on %s' % where)
 
 

@@ -568,9 +568,7 @@ class XapiSession(object):
         reason = 'timed out after %.1fs waiting for %s' % (timeout, what)
         if last is not None:
             reason += ' (last error: %s)' % last
-        err = exception.XapiTimeout(self.url, reason)
-        err.kind = errors.TIMEOUT
-        raise err
+        raise exception.XapiTimeout(self.url, reason)
 
     @staticmethod
     def _is_restart(err):

@@ -75,7 +75,6 @@ def decode_result(fragment, host=None):
         err = exception.XapiProtocolError(
             host, 'undecodable task result: %s: %s' % (type(exc).__name__, exc),
             maybe_applied=True)
-        err.kind = errors.PROTOCOL
         raise err from None
 
 
@@ -190,10 +189,7 @@ def _still_running(xs, task_ref, method):
     err = exception.XapiTimeout(
         xs.url, 'task %s did not finish in time; %s cannot be cancelled: it '
         'may still complete' % (task_ref, method), method=method,
-        maybe_applied=True)
-    err.kind = errors.TIMEOUT
-    err.task_ref = task_ref
-    err.still_running = True
+        maybe_applied=True, task_ref=task_ref, still_running=True)
     return err
 
 
@@ -225,13 +221,11 @@ def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
         err = exception.XapiTimeout(
             xs.url, 'task %s did not finish in time (cancelled)' % task_ref,
             method=method, maybe_applied=True)
-        err.kind = errors.TIMEOUT
         raise err from None
     except exception.XapiUnavailable as exc:
         err = type(exc)(xs.url, 'lost while waiting for task %s: %s'
                         % (task_ref, exc.reason), method=method,
-                        maybe_applied=True)
-        err.kind = errors.kind_of(exc)
+                        maybe_applied=True, kind=exc.kind)
         raise err from None
     except exception.XapiError as exc:
         if exc.code not in _LOST_CODES:
@@ -239,8 +233,7 @@ def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
         err = exception.XapiUnavailable(
             xs.url, 'task %s lost (xapi restarted?): %s %s'
             % (task_ref, exc.code, exc.params), method=method,
-            maybe_applied=True)
-        err.kind = errors.RESET
+            maybe_applied=True, kind=errors.RESET)
         raise err from None
     _best_effort(xs, 'task.destroy', task_ref)
     return outcome(record, task_ref, method, xs.url)

@@ -49,7 +49,7 @@ def test_a_host_of_another_pool_is_refused_as_first_host(two, host):
     theirs = _pool_of_two(env, 'theirs')
     before = read_pool(env.lab, env.urls['host1'])
     mine = other.new_aggregate('mine')
-    with pytest.raises(exception.InvalidAggregateAction) as err:
+    with pytest.raises(exception.Refused) as err:
         other.add(mine, host)
     assert '\n' not in str(err.value)
     # NOTE: a slave's URL answers for its master (HOST_IS_SLAVE), a master's
@@ -72,7 +72,7 @@ def test_a_standalone_master_of_another_aggregate_is_refused_as_joiner(two):
     env.add(theirs, 'host3')                       # host3: standalone, theirs
     mine = other.new_aggregate('mine')
     other.add(mine, 'host1')
-    with pytest.raises(exception.InvalidAggregateAction) as err:
+    with pytest.raises(exception.Refused) as err:
         other.add(mine, 'host3')
     assert 'theirs' in err.value.reason
     assert read_pool(env.lab, env.urls['host3']).name_label == 'theirs'
@@ -95,7 +95,7 @@ def test_one_host_added_to_two_aggregates_at_once_joins_one(two):
         try:
             actor.add(agg, 'host3')
             return 'ok'
-        except exception.InvalidAggregateAction as exc:
+        except exception.Refused as exc:
             return exc.reason
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:

@@ -13,6 +13,7 @@ from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import workflow as wf
+from xenpool_driver.xapi import preflight
 
 UUID = fakes.UUID
 KINDS = [fakes.FakeAggregate, fakes.FakeAtomicAggregate]
@@ -104,7 +105,7 @@ def test_a_claimed_first_host_is_refused_and_counts_nothing(conf, xapi):
     xapi.ops['this_host'].return_value = fakes.host_info('c1')
     xapi.claims['claim_first_host'].side_effect = exception.HostClaimed(
         'pool.add_to_other_config', UUID['c1'], 'claimed by aggregate other')
-    with pytest.raises(exception.InvalidAggregateAction, match='claimed by'):
+    with pytest.raises(exception.Refused, match='claimed by'):
         flow(conf, xapi).add(agg, 'c1')
     assert agg.metadata[ps.KEY] == ps.CREATED and failures(agg) == 0
     assert 'init_pool' not in xapi.names
@@ -214,9 +215,9 @@ def test_slave_info_url_userinfo_dropped(conf, xapi):
 def test_preflight_mismatches_all_reported_and_not_counted(conf, xapi):
     """A refusal attempted nothing on the pool: no failure is counted."""
     agg = active(extra_hosts=['c2'])
-    mismatches = [exception.Mismatch('POOL_JOINING_HOST_HAS_RUNNING_VMS', [],
+    mismatches = [preflight.Mismatch('POOL_JOINING_HOST_HAS_RUNNING_VMS', [],
                                      'running VMs'),
-                  exception.Mismatch('POOL_JOINING_HOST_MANAGEMENT_VLAN_'
+                  preflight.Mismatch('POOL_JOINING_HOST_MANAGEMENT_VLAN_'
                                      'DOES_NOT_MATCH', ['0', '10'], 'vlan')]
     xapi.ops['preflight'].return_value = mismatches
     with pytest.raises(exception.PreflightFailed) as err:

@@ -323,7 +323,7 @@ def test_eject_refuses_while_guest_vms_are_not_halted(master, master_fake, power
     with pytest.raises(exception.OperationRefused) as err:
         pool.eject(master, 'slave')
     record_exception_text(err.value)
-    assert isinstance(err.value, exception.InvalidAggregateAction)
+    assert isinstance(err.value, exception.Refused)
     assert 'web' in err.value.reason and err.value.host == 'slave'
     master.call_async.assert_not_called()
 

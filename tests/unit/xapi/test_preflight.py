@@ -162,7 +162,7 @@ def test_each_mismatch_has_xapis_code_and_params(mocker, case):
     case[1](joiner_db, master_db)
     found, _, _ = run(mocker, joiner_db, master_db)
     assert [(m.code, m.params) for m in found] == _expected(case)
-    assert all(isinstance(m, exception.Mismatch) and m.reason for m in found)
+    assert all(isinstance(m, preflight.Mismatch) and m.reason for m in found)
 
 
 @pytest.mark.parametrize('case', CASES, ids=[c[0] for c in CASES])
