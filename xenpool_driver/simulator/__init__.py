@@ -2,7 +2,7 @@
 
 Independent of the driver. Layers: :mod:`.model` (pure data),
 :mod:`.methods`, :mod:`.pool_join` and :mod:`.pool_members` (XAPI verbs),
-:mod:`.rpc` (wire), :mod:`.faults` (declarative fault plan),
+:mod:`.rpc` and :mod:`.http_server` (wire), :mod:`.faults` (declarative fault plan),
 :mod:`.fixtures` (host builds), :mod:`.lab` (N hosts, the context manager)
 and :mod:`.serve` (``xenpool lab serve``).
 """

@@ -11,7 +11,7 @@ import collections
 import threading
 import time
 
-from xenpool_driver.simulator import faults, fixtures, methods, model, rpc
+from xenpool_driver.simulator import faults, fixtures, http_server, methods, model, rpc
 from xenpool_driver.simulator.errors import DropConnection, XapiError
 
 CallRecord = collections.namedtuple('CallRecord', 'method start end error')
@@ -38,11 +38,11 @@ class SimHost(object):
         self.task_finished = {}     # task ref -> time.perf_counter() when it finished
         self.generation = 0         # bumps on every xapi (re)start
         self._state_lock = threading.Lock()
-        self.server = rpc.HostServer(self.dispatch, lab.ssl_context_for(self))
+        self.server = http_server.HostServer(self.dispatch, lab.ssl_context_for(self))
         self.port = None
         #: xapi's local socket (``Xapi_globs.unix_domain_socket``), when the lab serves one.
         self.uds_path = None
-        self.uds = rpc.HostServer(self.dispatch_local)
+        self.uds = http_server.HostServer(self.dispatch_local)
         #: ``Xapi_local_session``: sessions only this xapi process knows.
         self.local_sessions = set()
 

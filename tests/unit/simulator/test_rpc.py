@@ -121,11 +121,11 @@ def test_unsafe_or_malformed_xml_gets_http_500(lab, body):
 
 def test_request_size_is_bounded(lab):
     import http.client
-    from xenpool_driver.simulator import rpc
+    from xenpool_driver.simulator import http_server
     h = lab.hosts[0]
     conn = http.client.HTTPConnection(h.address, h.port, timeout=10)
     conn.putrequest('POST', '/')
-    conn.putheader('Content-Length', str(rpc.MAX_REQUEST + 1))
+    conn.putheader('Content-Length', str(http_server.MAX_REQUEST + 1))
     conn.endheaders()          # the body is never sent: the answer comes first
     assert conn.getresponse().status == 413
     conn.close()
