@@ -4,14 +4,11 @@ Hosts listen on 127.0.10.1, 127.0.10.2, ... all on one port, so that
 ``host.address`` is a plain IP and a client can follow HOST_IS_SLAVE by
 swapping the host part of its URL. Every xapi delay is multiplied by the
 lab's ``time_scale``; slow transitions (restart fuse, boot, reboot after an
-eject) run on the lab's scheduler thread.
+eject) run on the lab's scheduler thread (:mod:`.scheduler`).
 """
 
 import dataclasses
 import errno
-import heapq
-import itertools
-import logging
 import os
 import secrets
 import shutil
@@ -22,9 +19,8 @@ from xenpool_driver.simulator import clock as clock_mod
 from xenpool_driver.simulator import faults as faults_mod
 from xenpool_driver.simulator import fixtures, host as host_mod
 from xenpool_driver.simulator import methods, pool_join, pool_members  # noqa: F401 (registers verbs)
+from xenpool_driver.simulator import scheduler as scheduler_mod
 from xenpool_driver.simulator.errors import NoRoute
-
-LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -41,51 +37,6 @@ class Timings:
     designate_duration: float = 2.0  # two-phase commit of designate_new_master
     liveness_timeout: float = 600.0  # a stopped slave is reported offline after this
     lock_max_wait: float = 7200.0    # a queued pool operation gives up (helpers.ml: 2 h)
-
-
-class Scheduler(object):
-    """Runs callables at (scaled) times on one thread, in due order."""
-
-    def __init__(self, clock):
-        self.clock = clock
-        self._heap = []
-        self._seq = itertools.count()
-        self._cond = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name='xapi-sim-scheduler')
-        self._thread.start()
-
-    def at(self, due, fn):
-        with self._cond:
-            heapq.heappush(self._heap, (due, next(self._seq), fn))
-            self._cond.notify()
-
-    def _run(self):
-        while True:
-            with self._cond:
-                while not self._closed and (not self._heap
-                                            or self._heap[0][0] > self.clock.monotonic()):
-                    wait = self._heap[0][0] - self.clock.monotonic() if self._heap else None
-                    self.clock.wait(self._cond, wait)
-                if self._closed:
-                    return
-                _due, _seq, fn = heapq.heappop(self._heap)
-            try:
-                fn()
-            except Exception:
-                LOG.exception('simulator transition failed')
-
-    @property
-    def idle(self):
-        with self._cond:
-            return not self._heap
-
-    def close(self):
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        self._thread.join(5)
 
 
 class Lab(object):
@@ -171,7 +122,7 @@ class Lab(object):
         self.close()
 
     def start(self):
-        self.scheduler = Scheduler(self.clock)
+        self.scheduler = scheduler_mod.Scheduler(self.clock)
         self._bind_all()
         for h in self.hosts:
             h.server.start()
