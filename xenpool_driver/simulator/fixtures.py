@@ -79,6 +79,23 @@ def build_standalone(spec, host_uuid, address, name, keep_guests=True):
     :returns: (database, host ref).
     """
     db = model.Database()
+    host = _create_host(db, spec, host_uuid, address, name)
+    _create_dom0(db, host, name)
+    _create_management_network(db, spec, host, address)
+    local = _create_local_srs(db, host)
+    if keep_guests:
+        _create_guests(db, spec, host)
+    db.create('pool', master=host, default_SR=local, ha_enabled=spec.ha_enabled,
+              cpu_info=_cpu(spec), tls_verification_enabled=spec.tls_verification,
+              restrictions=_restrictions(spec))
+    return db, host
+
+
+def _create_host(db, spec, host_uuid, address, name):
+    """The host record and its live host_metrics.
+
+    :returns: the host ref.
+    """
     host = model.new_ref()
     metrics = db.create('host_metrics', live=True, memory_total=spec.memory_total,
                         memory_free=spec.memory_total // 2, last_updated=model.now())
@@ -87,13 +104,17 @@ def build_standalone(spec, host_uuid, address, name, keep_guests=True):
               API_version_major=spec.api_version[0], API_version_minor=spec.api_version[1],
               software_version=spec.software_version(), edition=spec.edition,
               editions=[spec.edition], cpu_info=_cpu(spec),
-              license_params={'restrict_pooling': str(not spec.pooling_licensed).lower(),
-                              'restrict_pool_size': str(spec.restrict_pool_size).lower()},
+              license_params=_restrictions(spec),
               external_auth_type=spec.external_auth_type,
               external_auth_service_name=spec.external_auth_service_name,
               tls_verification_enabled=spec.tls_verification,
               allowed_operations=['provision', 'evacuate', 'shutdown', 'reboot',
                                   'vm_start', 'vm_migrate'])
+    return host
+
+
+def _create_dom0(db, host, name):
+    """The control domain, running on ``host`` (``host.control_domain``)."""
     # NOTE: create_misc.ml: dom0 runs with domid 0; every VM has its
     # VM_metrics (xapi_vm.ml create), none has guest metrics without tools.
     dom0 = db.create('VM', name_label='Control domain on host: ' + name,
@@ -102,6 +123,11 @@ def build_standalone(spec, host_uuid, address, name, keep_guests=True):
                      metrics=db.create('VM_metrics', VCPUs_number=8,
                                        last_updated=model.now()))
     db.set('host', host, control_domain=dom0)
+
+
+def _create_management_network(db, spec, host, address):
+    """eth0's network and PIF; the management PIF is eth0 itself, or a VLAN
+    on it when ``spec.management_vlan`` is set."""
     net = db.create('network', name_label='Pool-wide network associated with eth0',
                     bridge='xenbr0')
     pif = dict(device='eth0', host=host, MTU=1500, currently_attached=True)
@@ -115,6 +141,13 @@ def build_standalone(spec, host_uuid, address, name, keep_guests=True):
     else:
         db.create('PIF', network=net, management=True, IP=address, netmask='255.0.0.0',
                   ip_configuration_mode='Static', physical=True, **pif)
+
+
+def _create_local_srs(db, host):
+    """Local storage and the tools ISO SR, each plugged by a PBD.
+
+    :returns: the local storage SR ref (the pool's default SR).
+    """
     local = db.create('SR', name_label='Local storage', type='ext', content_type='user')
     db.create('PBD', host=host, SR=local, device_config={'device': '/dev/sda3'},
               currently_attached=True)
@@ -122,26 +155,32 @@ def build_standalone(spec, host_uuid, address, name, keep_guests=True):
                       shared=True, is_tools_sr=True)
     db.create('PBD', host=host, SR=tools, currently_attached=True,
               device_config={'location': '/opt/xensource/packages/iso'})
-    if keep_guests:
-        for sr_name in spec.shared_srs:
-            sr = db.create('SR', name_label=sr_name, type='nfs', content_type='user',
-                           shared=True)
-            db.create('PBD', host=host, SR=sr, device_config={'server': 'nfs'},
-                      currently_attached=True)
-        for i, vm in enumerate(spec.vms):
-            running = vm.power_state in ('Running', 'Paused')
-            db.create('VM', name_label=vm.name, power_state=vm.power_state,
-                      resident_on=host if running else model.NULL,
-                      domid=i + 1 if running else -1,
-                      current_operations=dict(vm.current_operations),
-                      is_a_template=vm.is_a_template, VCPUs_max=1, VCPUs_at_startup=1,
-                      metrics=db.create('VM_metrics', VCPUs_number=1 if running else 0,
-                                        last_updated=model.now()))
-    db.create('pool', master=host, default_SR=local, ha_enabled=spec.ha_enabled,
-              cpu_info=_cpu(spec), tls_verification_enabled=spec.tls_verification,
-              restrictions={'restrict_pooling': str(not spec.pooling_licensed).lower(),
-                            'restrict_pool_size': str(spec.restrict_pool_size).lower()})
-    return db, host
+    return local
+
+
+def _create_guests(db, spec, host):
+    """The spec's shared SRs (plugged by a PBD) and guest VMs."""
+    for sr_name in spec.shared_srs:
+        sr = db.create('SR', name_label=sr_name, type='nfs', content_type='user',
+                       shared=True)
+        db.create('PBD', host=host, SR=sr, device_config={'server': 'nfs'},
+                  currently_attached=True)
+    for i, vm in enumerate(spec.vms):
+        running = vm.power_state in ('Running', 'Paused')
+        db.create('VM', name_label=vm.name, power_state=vm.power_state,
+                  resident_on=host if running else model.NULL,
+                  domid=i + 1 if running else -1,
+                  current_operations=dict(vm.current_operations),
+                  is_a_template=vm.is_a_template, VCPUs_max=1, VCPUs_at_startup=1,
+                  metrics=db.create('VM_metrics', VCPUs_number=1 if running else 0,
+                                    last_updated=model.now()))
+
+
+def _restrictions(spec):
+    """The licence restrictions of ``spec``: ``host.license_params`` and
+    ``pool.restrictions`` hold the same map."""
+    return {'restrict_pooling': str(not spec.pooling_licensed).lower(),
+            'restrict_pool_size': str(spec.restrict_pool_size).lower()}
 
 
 def _cpu(spec):
