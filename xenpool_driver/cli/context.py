@@ -11,7 +11,7 @@ from xenpool_driver import exception
 from xenpool_driver import redaction
 from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import workflow as workflow_mod
-from xenpool_driver.store import api as store_api
+from xenpool_driver.store import checks as store_checks
 from xenpool_driver.store import conf as store_conf
 from xenpool_driver.store import engine as store_engine
 from xenpool_driver.xapi import session as xsession
@@ -75,12 +75,12 @@ def check_host_args(host=None, url=None):
     :param url: ``--url``, or None.
     :raises InvalidInput: a reserved or malformed host name, or a bad URL
         (one with ``user:password@`` is refused; see
-        :func:`xenpool_driver.store.api.check_url`).
+        :func:`xenpool_driver.store.checks.check_url`).
     """
     if host is not None:
-        store_api.check_host_name(host)
+        store_checks.check_host_name(host)
     if url is not None:
-        store_api.check_url(url)
+        store_checks.check_url(url)
 
 
 class Context(object):

@@ -14,7 +14,8 @@ e.g. beside a compute service's older pins.
 import importlib
 
 _EXPORTS = {
-    'HostRecord': 'api', 'Store': 'api', 'StoredAggregate': 'api',
+    'HostRecord': 'inventory', 'Store': 'database',
+    'StoredAggregate': 'aggregate',
     'Conflict': 'errors', 'InvalidInput': 'errors', 'NotFound': 'errors',
     'SchemaError': 'errors', 'StoreError': 'errors', 'StoreUnavailable': 'errors',
 }

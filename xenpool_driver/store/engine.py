@@ -12,8 +12,8 @@ writers (threads or processes) wait for it, up to the busy timeout.
 
 File databases use the write-ahead log. The journal mode is a property of
 the file, not of a connection: :func:`use_write_ahead_log` switches a file
-once (a file already in WAL is only read) when a :class:`~.api.Store` opens
-it, never on every connect.
+once (a file already in WAL is only read) when a
+:class:`~.database.Store` opens it, never on every connect.
 """
 
 import dataclasses
@@ -60,7 +60,7 @@ def configured_busy_timeout(conf=None):
         global ``cfg.CONF``.
     """
     if conf is None:
-        # NOTE: imported here, as api.py does for the URL: importing the
+        # NOTE: imported here, as the Store does for the URL: importing the
         # engine registers no option.
         from xenpool_driver.store import conf as store_conf
         conf = store_conf.cfg.CONF

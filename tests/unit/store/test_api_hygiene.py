@@ -8,7 +8,7 @@ import pytest
 from tests import passwords
 from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import bookkeeping as bk
-from xenpool_driver.store import api as store_api
+from xenpool_driver.store import checks as store_checks
 from tests.unit.store import busy_timeout_ms
 
 RESERVED = sorted(bk.RESERVED_KEYS)
@@ -72,7 +72,7 @@ def test_url_with_userinfo_is_refused_and_not_echoed(store, url):
 
 def test_userinfo_refusal_names_the_rule_and_the_host():
     with pytest.raises(store_mod.InvalidInput) as exc:
-        store_api.check_url('http://root:%s@192.0.2.2:80' % passwords.PASSWORD)
+        store_checks.check_url('http://root:%s@192.0.2.2:80' % passwords.PASSWORD)
     assert 'refused' in str(exc.value) and '192.0.2.2:80' in str(exc.value)
     assert 'never stored' in str(exc.value)
 
