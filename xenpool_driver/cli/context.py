@@ -123,10 +123,8 @@ class Context(object):
             url = self._store_url or store_conf.connection_url(self.conf)
             # NOTE: the command keeps the host lists itself: the workflow
             # lists a host once it joined, and reconcile repairs the lists.
-            self._store = store_mod.Store(
-                check_store_url(url),
-                busy_timeout=self.conf.store.busy_timeout,
-                owns_host_lists=True)
+            self._store = store_mod.Store.from_conf(
+                self.conf, url=check_store_url(url), owns_host_lists=True)
         return self._store
 
     @property

@@ -1,5 +1,9 @@
 """Options of the embedded aggregate store (group ``[store]``).
 
+Registering them is explicit (:func:`register_opts` on the caller's own
+``ConfigOpts``); importing this module registers nothing, on the global
+``cfg.CONF`` neither.
+
 The default connection is a SQLite file in the user's state directory,
 computed when it is needed (:func:`connection_url`), never at import time, so
 that importing this module touches neither ``$HOME`` nor the file system.
@@ -17,6 +21,9 @@ store_group = cfg.OptGroup(
     help='Where the xenpool command keeps aggregates and the host inventory '
          'when no compute service owns them.')
 
+#: ``[store] busy_timeout``'s default, also :class:`~.database.Store`'s.
+DEFAULT_BUSY_TIMEOUT = 30.0
+
 store_opts = [
     cfg.StrOpt('connection',
                sample_default='sqlite:///$XDG_STATE_HOME/xenpool/aggregates.sqlite',
@@ -27,7 +34,7 @@ store_opts = [
                     '$XDG_STATE_HOME/xenpool/aggregates.sqlite (by default '
                     '~/.local/state/xenpool/aggregates.sqlite).'),
     cfg.FloatOpt('busy_timeout',
-                 default=30.0,
+                 default=DEFAULT_BUSY_TIMEOUT,
                  min=0.0,
                  help='Seconds a SQLite transaction waits for another writer '
                       '(thread or process) to finish before giving up.'),
@@ -62,19 +69,15 @@ def default_sqlite_path(environ=None):
     return os.path.join(state, 'xenpool', 'aggregates.sqlite')
 
 
-def connection_url(conf=None, environ=None):
+def connection_url(conf, environ=None):
     """Return the store URL to use: the configured one or the default file.
 
-    :param conf: an oslo.config ``ConfigOpts`` with ``[store]`` registered;
-        default: the global ``cfg.CONF``.
+    :param conf: an oslo.config ``ConfigOpts`` with ``[store]`` registered
+        (:func:`register_opts`).
     :param environ: mapping used instead of ``os.environ`` (tests).
     :returns: a SQLAlchemy URL string.
     """
-    conf = cfg.CONF if conf is None else conf
     configured = conf.store.connection
     if configured:
         return configured
     return 'sqlite:///' + default_sqlite_path(environ)
-
-
-register_opts(cfg.CONF)

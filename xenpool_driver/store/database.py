@@ -26,6 +26,7 @@ from sqlalchemy import exc as sa_exc
 
 from xenpool_driver.store import aggregate as aggregate_mod
 from xenpool_driver.store import checks
+from xenpool_driver.store import conf as store_conf
 from xenpool_driver.store import engine as store_engine
 from xenpool_driver.store import errors, inventory, migrations, models
 
@@ -55,11 +56,12 @@ class Store(inventory.HostInventory):
 
     Safe to share between threads; several processes or services may open
     the same database. The schema is created or upgraded on construction.
+    :meth:`from_conf` opens the store a ``ConfigOpts`` configures.
 
     :param url: SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://
-        ...``); default: :func:`xenpool_driver.store.conf.connection_url`.
-    :param busy_timeout: seconds a SQLite writer waits for another one;
-        default: ``[store] busy_timeout``.
+        ...``).
+    :param busy_timeout: seconds a SQLite writer waits for another one; the
+        default is that of ``[store] busy_timeout``.
     :param sleep: the sleep of the WAL switch's retries (tests inject it).
     :param owns_host_lists: the workflow keeps its aggregates' host lists
         (the ``xenpool`` command); False: the caller does (as a compute
@@ -70,15 +72,10 @@ class Store(inventory.HostInventory):
     :raises SchemaError: the database was made by a newer release.
     """
 
-    def __init__(self, url=None, busy_timeout=None, sleep=time.sleep,
-                 owns_host_lists=False):
+    def __init__(self, url, busy_timeout=store_conf.DEFAULT_BUSY_TIMEOUT,
+                 sleep=time.sleep, owns_host_lists=False):
         #: whether its aggregates' host lists are the workflow's to keep.
         self.owns_host_lists = owns_host_lists
-        if url is None:
-            from xenpool_driver.store import conf
-            url = conf.connection_url()
-        if busy_timeout is None:
-            busy_timeout = store_engine.configured_busy_timeout()
         parsed = store_engine.parse_url(url)
         #: the URL, password hidden (safe to show).
         self.url = parsed.render_as_string(hide_password=True)
@@ -97,6 +94,22 @@ class Store(inventory.HostInventory):
         except BaseException:
             self._engine.dispose()
             raise
+
+    @classmethod
+    def from_conf(cls, conf, url=None, **kwargs):
+        """Open the store that ``conf`` configures (as the ``xenpool`` command does).
+
+        :param conf: a parsed ``ConfigOpts`` with ``[store]`` registered
+            (:func:`xenpool_driver.store.conf.register_opts`).
+        :param url: a URL that overrides ``[store] connection`` (``--store``);
+            None: :func:`~xenpool_driver.store.conf.connection_url` of ``conf``.
+        :param kwargs: ``sleep`` and ``owns_host_lists`` of :class:`Store`;
+            the busy timeout is ``[store] busy_timeout``.
+        :raises InvalidInput, StoreUnavailable, SchemaError: as :class:`Store`.
+        """
+        if url is None:
+            url = store_conf.connection_url(conf)
+        return cls(url, busy_timeout=conf.store.busy_timeout, **kwargs)
 
     # --- plumbing ---
 

@@ -53,21 +53,7 @@ def is_sqlite_memory(url):
             or url.query.get('mode') == 'memory')
 
 
-def configured_busy_timeout(conf=None):
-    """Return ``[store] busy_timeout`` of ``conf``.
-
-    :param conf: a ``ConfigOpts`` with ``[store]`` registered; default: the
-        global ``cfg.CONF``.
-    """
-    if conf is None:
-        # NOTE: imported here, as the Store does for the URL: importing the
-        # engine registers no option.
-        from xenpool_driver.store import conf as store_conf
-        conf = store_conf.cfg.CONF
-    return conf.store.busy_timeout
-
-
-def create_engine(url, busy_timeout=None):
+def create_engine(url, busy_timeout):
     """Return an ``Engine`` for ``url``, SQLite set up for locking.
 
     Post-condition: on SQLite every transaction begins with
@@ -76,14 +62,13 @@ def create_engine(url, busy_timeout=None):
     The journal mode is left to :func:`use_write_ahead_log`.
 
     :param url: a SQLAlchemy URL (string or ``URL``).
-    :param busy_timeout: seconds a SQLite writer waits for another one;
-        None: ``[store] busy_timeout`` (:func:`configured_busy_timeout`).
+    :param busy_timeout: seconds a SQLite writer waits for another one
+        (the caller reads ``[store] busy_timeout``: importing the engine
+        registers and reads no option).
     :raises InvalidInput: the URL is malformed or names an unknown driver.
     :raises StoreUnavailable: the SQLite file's directory cannot be made.
     """
     url = parse_url(url)
-    if busy_timeout is None:
-        busy_timeout = configured_busy_timeout()
     if url.get_backend_name() != 'sqlite':
         try:
             # NOTE: pre_ping: a shared PostgreSQL restarts; a stale pooled

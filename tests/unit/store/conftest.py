@@ -80,11 +80,3 @@ def store(db_url):
     yield s
     s.close()
 
-
-@pytest.fixture
-def global_busy_timeout():
-    """``[store] busy_timeout = 1.5`` in the global CONF, for one test."""
-    from xenpool_driver.store import conf as store_conf
-    store_conf.cfg.CONF.set_override('busy_timeout', 1.5, 'store')
-    yield 1.5
-    store_conf.cfg.CONF.clear_override('busy_timeout', 'store')

@@ -89,11 +89,6 @@ def test_store_busy_timeout_reaches_the_connection(sqlite_url):
         assert busy_timeout_ms(s) == 2500
 
 
-def test_store_busy_timeout_defaults_to_the_option(sqlite_url, global_busy_timeout):
-    with store_mod.Store(sqlite_url) as s:
-        assert busy_timeout_ms(s) == 1500
-
-
 @pytest.fixture
 def pre_wal_file(tmp_path):
     """A store file in the rollback-journal mode and a writer holding its lock."""

@@ -128,7 +128,7 @@ def test_switch_gives_up_after_the_busy_timeout(rollback_file, writer):
 
 @pytest.mark.parametrize('url', ['sqlite://', 'sqlite:///:memory:'])
 def test_memory_database_keeps_its_journal(url):
-    engine = engine_mod.create_engine(url)
+    engine = engine_mod.create_engine(url, 30.0)
     try:
         assert engine_mod.use_write_ahead_log(engine, _retry(FakeTime())) is False
         assert _pragma(engine, 'journal_mode') == 'memory'
@@ -193,10 +193,11 @@ def test_is_busy_by_extended_code(rollback_file, writer):
         other.close()
 
 
-def test_busy_timeout_defaults_to_the_store_option(tmp_path, global_busy_timeout):
-    engine = engine_mod.create_engine('sqlite:///%s' % (tmp_path / 'a.sqlite'))
+def test_busy_timeout_reaches_every_connection(tmp_path):
+    engine = _engine(tmp_path / 'a.sqlite', busy_timeout=1.5)
     try:
         assert _pragma(engine, 'busy_timeout') == 1500
+        assert _raw_pragma(engine, 'busy_timeout') == 1500
     finally:
         engine.dispose()
 
@@ -204,4 +205,4 @@ def test_busy_timeout_defaults_to_the_store_option(tmp_path, global_busy_timeout
 def test_a_directory_that_cannot_be_made_is_store_unavailable(tmp_path):
     (tmp_path / 'file').write_text('')
     with pytest.raises(engine_mod.errors.StoreUnavailable, match='cannot create'):
-        engine_mod.create_engine('sqlite:///%s' % (tmp_path / 'file' / 'a.sqlite'))
+        engine_mod.create_engine('sqlite:///%s' % (tmp_path / 'file' / 'a.sqlite'), 30.0)

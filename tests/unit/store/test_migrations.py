@@ -10,7 +10,7 @@ from xenpool_driver.store import migrations, models
 
 @pytest.fixture
 def engine(db_url):
-    e = store_engine.create_engine(db_url)
+    e = store_engine.create_engine(db_url, busy_timeout=30.0)
     yield e
     e.dispose()
 
