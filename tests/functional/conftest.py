@@ -71,8 +71,7 @@ def make_settings(conf):
         username=x.connection_username, password=x.connection_password,
         login_timeout=x.login_timeout, call_timeout=x.call_timeout,
         concurrent=x.connection_concurrent, ca_file=x.ca_file,
-        insecure=x.insecure, task_timeout=x.task_timeout,
-        live_timeout=x.live_timeout)
+        insecure=x.insecure)
 
 
 class Env(object):

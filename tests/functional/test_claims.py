@@ -13,13 +13,16 @@ import threading
 import pytest
 
 from tests.functional.conftest import make_conf, make_settings, scaled_sleep, start_lab
+from tests.reality import CEILING
 from xenpool_driver import exception
 from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import pool as pool_mod
 from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import timeouts
 
 NOW = 2_000_000.0
 LEASE = 600.0
+TIMEOUTS = timeouts.PoolTimeouts(task=CEILING, live=CEILING)
 
 
 @pytest.fixture
@@ -51,7 +54,7 @@ def join_claim(aggregate, intent, owner='tests', now=NOW):
 def join(lab, connect, joiner, master):
     """``pool.join`` of lab host ``joiner`` into ``master``'s pool, awaited until live."""
     return pool_mod.join(connect(joiner), connect(master), lab.hosts[master].address,
-                         lab.username, lab.password)
+                         lab.username, lab.password, TIMEOUTS)
 
 
 class AtTheGate(object):
@@ -170,7 +173,7 @@ def test_the_pool_claim_survives_joins_and_designate_new_master(lab, connect):
 
     s = connect(0)
     members = pool_mod.snapshot(s)
-    pool_mod.designate_new_master(s, lab.hosts[1].uuid, membership=members)
+    pool_mod.designate_new_master(s, lab.hosts[1].uuid, TIMEOUTS, membership=members)
     view = claims.read(connect(1))
     assert view.master[0] == lab.hosts[1].uuid
     assert (view.pool_uuid, view.claim) == (pool_uuid, first)

@@ -89,7 +89,7 @@ def test_remove_passes_force(drv, xapi, kwargs, force):
     agg = pool_agg(names=('c1', 'c2'))
     drv.remove_from_aggregate(None, agg, 'c2', **kwargs)
     xapi.ops['eject'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.1'], UUID['c2'], force=force,
+        xapi.sessions['https://192.0.2.1'], UUID['c2'], fakes.TIMEOUTS, force=force,
         on_progress=mock.ANY)
 
 

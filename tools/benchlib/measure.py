@@ -175,8 +175,7 @@ def detection(n, scale, latency_ms, seed=1, poll_interval=POLL_INTERVAL,
     with in_process_lab(1, scale, latency_ms) as lab:
         h = lab.hosts[0]
         settings = xsession.SessionSettings(
-            username=lab.username, password=lab.password, call_timeout=CEILING,
-            task_timeout=CEILING)
+            username=lab.username, password=lab.password, call_timeout=CEILING)
         ours = xsession.XapiSession(h.url, settings, sleep=_scaled_sleep(scale))
         peer = xsession.XapiSession(h.url, settings, sleep=_scaled_sleep(scale))
         host_ref = ours.call('host.get_all')[0]

@@ -288,7 +288,7 @@ def _repair_add(aggregate, workflow, intent, host_uuid, session, members,
     if host_uuid in members.uuids:
         info = members.host(host_uuid)
         if not (info.live and info.enabled):
-            _wait_live(session, host_uuid, intent)
+            _wait_live(session, host_uuid, intent, workflow.timeouts)
         ledger.settle(aggregate, intent, {intent.host: host_uuid}, ps.ACTIVE)
         report.actions.append('finished add of host %s' % intent.host)
         return
@@ -302,7 +302,7 @@ def _await_join(workflow, intent, master, host_uuid):
     :raises _Unknown: still pending (or the joiner silent) after the bound.
     """
     url = intent.url or workflow.locate(intent.host)
-    settings = master.settings
+    timeouts = workflow.timeouts
     try:
         joiner = workflow.session_at(url)
         still = pool.pending(joiner, JOIN_METHODS)
@@ -316,7 +316,7 @@ def _await_join(workflow, intent, master, host_uuid):
         # list it, then decide; silence past the bound decides nothing.
         try:
             master.wait_for(['host'], lambda: host_mod.find(master, host_uuid),
-                            settings.live_timeout,
+                            timeouts.live,
                             'host %s to join or answer' % host_uuid)
         except exception.XapiTimeout:
             raise _Unknown('add of host %s: outcome unknown, its xapi does '
@@ -325,15 +325,15 @@ def _await_join(workflow, intent, master, host_uuid):
         return
     if still:
         try:
-            pool.wait_not_pending(joiner, JOIN_METHODS, settings.task_timeout)
+            pool.wait_not_pending(joiner, JOIN_METHODS, timeouts.task)
         except exception.XenPoolError as exc:
             raise _Unknown('add of host %s: the join task is still running '
                            '(%s)' % (intent.host, exc))
 
 
-def _wait_live(session, host_uuid, intent):
+def _wait_live(session, host_uuid, intent, timeouts):
     try:
-        pool.wait_until_live(session, host_uuid)
+        pool.wait_until_live(session, host_uuid, timeouts.live)
     except exception.XapiTimeout:
         raise _Unknown('add of host %s: joined, not live yet' % intent.host)
 
@@ -351,13 +351,14 @@ def _repair_remove(aggregate, workflow, intent, host_uuid, session, members,
             members.master_uuid != intent.target_uuid:
         # NOTE: the designate may be in effect, the new master booting: not
         # decided until pool.master names the target or it provably did not.
-        members = _await_designate(intent, session, members)
+        members = _await_designate(intent, session, members,
+                                   workflow.timeouts.live)
         report.members = sorted(members.uuids)
     if host_uuid is not None and host_uuid in members.uuids:
         try:
             if intent.phase == 'eject' and pool.pending(session, EJECT_METHODS):
                 pool.wait_not_pending(session, EJECT_METHODS,
-                                      session.settings.task_timeout)
+                                      workflow.timeouts.task)
             members = pool.snapshot(session)
         except exception.XapiTimeout:
             raise _Unknown('remove of host %s: the eject task is still '
@@ -370,19 +371,19 @@ def _repair_remove(aggregate, workflow, intent, host_uuid, session, members,
     _finish_remove(aggregate, workflow, intent, session, report)
 
 
-def _await_designate(intent, session, members):
+def _await_designate(intent, session, members, live_timeout):
     """Until a designate's outcome is known: the pool settled under the
     target (``dbsync_master.ml``: ``pool.master`` is set when the new master
     has booted), or the old master still master, no designate running, for
     :data:`FUSE_WINDOW` (a committed one would have restarted it,
     ``xapi_pool_transition.ml``).
 
-    Driven by ``event.from`` on pool and host, bounded by ``live_timeout``.
+    Driven by ``event.from`` on pool and host, bounded by ``live_timeout``
+    (seconds, ``PoolTimeouts.live``).
 
     :returns: the :class:`~.pool.Membership` read last.
     :raises _Unknown: still not known after the bound.
     """
-    live_timeout = float(session.settings.live_timeout)
     window = min(FUSE_WINDOW, live_timeout / 2.0)
     old_master = members.master_uuid
     quiet_since = []

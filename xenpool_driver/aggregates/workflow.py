@@ -37,6 +37,7 @@ from xenpool_driver.aggregates import reconcile as reconcile_mod
 from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import timeouts as xtimeouts
 
 LOG = logging.getLogger(__name__)
 
@@ -93,6 +94,11 @@ class Workflow:
                 self.progress(phase, fraction)
             except Exception:  # NOTE: a display problem must not fail a join
                 LOG.debug('Progress callback failed', exc_info=True)
+
+    @property
+    def timeouts(self):
+        """The pool operations' :class:`~xenpool_driver.xapi.timeouts.PoolTimeouts`."""
+        return xtimeouts.PoolTimeouts.from_conf(self.conf)
 
     # -- locating xapi ------------------------------------------------------
 
@@ -433,7 +439,7 @@ class Workflow:
         op.note(phase='claim')
         claim = claims.Claim.join(
             self.identity(aggregate), op.intent.id, self.owner, self.clock(),
-            claims.default_join_lease(joiner.settings))
+            self.timeouts.join_lease)
         op.claim = claims.claim_joiner(joiner, claim, now=self.clock())
 
     def release_claim(self, aggregate, intent, claim=None):
@@ -479,7 +485,7 @@ class Workflow:
         address = record.master_address or master.address
         op.note(phase='join')
         pool.join(joiner, master, address, self.xs.connection_username,
-                  self.xs.connection_password, force=force,
+                  self.xs.connection_password, self.timeouts, force=force,
                   joiner_uuid=host_uuid,
                   on_progress=lambda f: self._report('join', f),
                   on_phase=lambda phase: self._live_phase(op, phase),
@@ -517,7 +523,7 @@ class Workflow:
             return {intent.host: None}, None
         if not is_master:
             op.note(phase='eject')
-            pool.eject(master, intent.host_uuid, force=force,
+            pool.eject(master, intent.host_uuid, self.timeouts, force=force,
                        on_progress=lambda f: self._report('eject', f))
             return {intent.host: None}, None
         members = pool.snapshot(master)
@@ -533,7 +539,8 @@ class Workflow:
             target = self._pick_new_master(aggregate, others)
             op.note(target_uuid=target.uuid, phase='designate')
             self._report('designate new master')
-            pool.designate_new_master(master, target.uuid, membership=members)
+            pool.designate_new_master(master, target.uuid, self.timeouts,
+                                      membership=members)
         else:
             # NOTE: the master already moved (e.g. an earlier designate):
             # never designate again, just follow it.
@@ -547,7 +554,7 @@ class Workflow:
         # died in the restart and would each cost a failed call + a login).
         new_master = (master if master.address == target.address
                       else self.session_at(self.url_for_address(target.address)))
-        pool.eject(new_master, intent.host_uuid, force=force,
+        pool.eject(new_master, intent.host_uuid, self.timeouts, force=force,
                    on_progress=lambda f: self._report('eject', f))
         updates.update(follow)
         return updates, target.address

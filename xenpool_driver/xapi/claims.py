@@ -348,21 +348,6 @@ def force_release(session, reason):
     return view.claim or view.raw
 
 
-def default_join_lease(settings):
-    """Seconds a ``join`` claim must stay valid: the longest join we wait for.
-
-    ``task_timeout`` (the join task) + ``live_timeout`` (a task followed past
-    its timeout, :func:`xenpool_driver.xapi.pool.follow_outlived`) + 60 s for
-    the restart fuse and clock skew between actors. NOTE: the joiner's own
-    pool (and the claim) only vanishes when its xapi restarts, so a lease
-    that ends before a successful join is committed would let a second join
-    be sent.
-
-    :param settings: :class:`~xenpool_driver.xapi.session.SessionSettings`.
-    """
-    return float(settings.task_timeout) + float(settings.live_timeout) + 60.0
-
-
 # -- the decision ---------------------------------------------------------------
 
 _OURS, _ADD, _TAKEOVER = 'ours', 'add', 'takeover'

@@ -2,8 +2,9 @@
 
 Every function takes :class:`xenpool_driver.xapi.session.XapiSession`
 handles and makes its XAPI calls through ``session.call`` /
-``session.call_async`` / ``session.wait_for``. Timeouts default to the
-session's settings (``session.settings.task_timeout`` / ``live_timeout``).
+``session.call_async`` / ``session.wait_for``. How long they wait is theirs:
+every waiting verb takes a :class:`~xenpool_driver.xapi.timeouts.PoolTimeouts`
+(the session only bounds single calls).
 Verbs are idempotent where xapi allows: they re-read state and accept an
 already reached goal; join, eject and designate are never repeated blindly.
 
@@ -160,8 +161,8 @@ def preflight(joiner, master, force=False, joiner_uuid=None):
     return preflight_mod.preflight(joiner, master, force=force, joiner_uuid=joiner_uuid)
 
 
-def join(joiner, master, master_address, username, password, force=False,
-         on_progress=None, joiner_uuid=None, timeout=None, on_phase=None,
+def join(joiner, master, master_address, username, password, timeouts,
+         force=False, on_progress=None, joiner_uuid=None, on_phase=None,
          on_wait=None):
     """Join ``joiner`` to ``master``'s pool and wait until it is live.
 
@@ -181,11 +182,12 @@ def join(joiner, master, master_address, username, password, force=False,
         must reach it.
     :param username: xapi user on the master.
     :param password: its password (never logged; registered for redaction).
+    :param timeouts: :class:`PoolTimeouts`: ``task`` for the join task,
+        ``live`` for a task that outlives it and for the wait until live.
     :param force: use ``pool.join_force`` (skips HOSTS_NOT_HOMOGENEOUS).
     :param on_progress: called with the task's progress (0.0..1.0).
     :param joiner_uuid: the joiner's host uuid when the caller knows it
         (saves 2 round trips).
-    :param timeout: seconds for the join task (default: task_timeout).
     :param on_phase: called with ``"wait until live"`` when the task is done
         and the wait for the joiner's restart begins.
     :param on_wait: told what the wait until live is waiting for (see
@@ -205,15 +207,15 @@ def join(joiner, master, master_address, username, password, force=False,
     failure = None
     try:
         joiner.call_async(method, master_address, username, password,
-                          timeout=timeout or joiner.settings.task_timeout,
-                          on_progress=on_progress)
+                          timeout=timeouts.task, on_progress=on_progress)
     except exception.XapiTimeout as error:
         if not error.still_running:
             if not _joined(master, joiner_uuid):
                 raise
         else:
             failure = follow_outlived(joiner, error, method,
-                                      lambda: _joined(master, joiner_uuid))
+                                      lambda: _joined(master, joiner_uuid),
+                                      timeouts.live)
     except (exception.XapiUnavailable, exception.XapiError) as error:
         if not _joined(master, joiner_uuid):
             raise
@@ -223,24 +225,26 @@ def join(joiner, master, master_address, username, password, force=False,
     if on_phase is not None:
         on_phase('wait until live')
     try:
-        return wait_until_live(master, joiner_uuid, on_wait=on_wait)
+        return wait_until_live(master, joiner_uuid, timeouts.live,
+                               on_wait=on_wait)
     except exception.XapiTimeout as timed_out:
         # NOTE: keep the join's own error visible when the host never came up.
         raise timed_out from failure
 
 
-def follow_outlived(session, timed_out, method, reached):
+def follow_outlived(session, timed_out, method, reached, timeout):
     """After ``task_timeout``: follow a task xapi cannot cancel to reality.
 
     Join, eject and designate run to their end whatever ``task.cancel``
     says (``xapi_pool.ml``), so the timeout decides nothing: wait, driven by
-    ``event.from`` and bounded by ``live_timeout``, until the goal is
+    ``event.from`` and bounded by ``timeout``, until the goal is
     reached (``reached()`` re-reads the master) or the task has ended, and
     report what happened.
 
     :param session: the :class:`XapiSession` that made the task.
     :param timed_out: the task's :class:`XapiTimeout` (``task_ref`` set).
     :param reached: callable: True once the operation's goal is real.
+    :param timeout: seconds to follow it (``PoolTimeouts.live``).
     :returns: ``timed_out`` (kept as context) when the goal was reached.
     :raises XapiError: the task ended with xapi's error, goal not reached.
     :raises XapiUnavailable: the task vanished and the goal is not reached
@@ -266,7 +270,7 @@ def follow_outlived(session, timed_out, method, reached):
     LOG.info('Following task %s of %s after its timeout', task_ref, method)
     try:
         state, record = session.wait_for(
-            ['task'], check, session.settings.live_timeout,
+            ['task'], check, timeout,
             'task %s (%s) to end' % (task_ref, method))
     except exception.XapiTimeout as still:
         raise exception.XapiTimeout(
@@ -336,13 +340,13 @@ def _joined(master, joiner_uuid):
         return False
 
 
-def wait_until_live(master, host_uuid, timeout=None, on_wait=None):
+def wait_until_live(master, host_uuid, timeout, on_wait=None):
     """Wait until the master shows ``host_uuid`` enabled and live.
 
     Driven by ``event.from`` on ``host`` and ``host_metrics``; each
     evaluation reads ``host.get_all_records`` + ``host_metrics.get_record``.
 
-    :param timeout: seconds (default: ``master.settings.live_timeout``).
+    :param timeout: seconds (``PoolTimeouts.live``).
     :returns: :class:`HostInfo`.
     :raises XapiTimeout: not enabled and live in time.
     """
@@ -353,8 +357,7 @@ def wait_until_live(master, host_uuid, timeout=None, on_wait=None):
         return None
 
     return master.wait_for(['host', 'host_metrics'], check,
-                           timeout or master.settings.live_timeout,
-                           'host %s enabled and live' % host_uuid,
+                           timeout, 'host %s enabled and live' % host_uuid,
                            on_wait=on_wait)
 
 
@@ -364,7 +367,7 @@ def _refs(session):
     return pool_ref, pool_rec, session.call('host.get_all_records')
 
 
-def eject(master, host_uuid, force=False, on_progress=None, timeout=None):
+def eject(master, host_uuid, timeouts, force=False, on_progress=None):
     """Eject slave ``host_uuid`` from ``master``'s pool.
 
     Pre: ``host_uuid`` is a slave with no non-halted guest VM resident
@@ -383,7 +386,8 @@ def eject(master, host_uuid, force=False, on_progress=None, timeout=None):
     :param host_uuid: the slave's uuid.
     :param force: skip the resident-VM refusal.
     :param on_progress: called with the task's progress (0.0..1.0).
-    :param timeout: seconds for the task (default: task_timeout).
+    :param timeouts: :class:`PoolTimeouts`: ``task`` for the eject task,
+        ``live`` for a task that outlives it and for the host to leave.
     :returns: True when ejected now, False when it was already gone.
     :raises OperationRefused: ``host_uuid`` is the master, or guest VMs are
         running on it.
@@ -413,22 +417,21 @@ def eject(master, host_uuid, force=False, on_progress=None, timeout=None):
     LOG.info('Ejecting host %s from the pool of %s', host_uuid, master.address)
     try:
         master.call_async('pool.eject', host_ref,
-                          timeout=timeout or master.settings.task_timeout,
-                          on_progress=on_progress)
+                          timeout=timeouts.task, on_progress=on_progress)
     except exception.XapiTimeout as error:
         if not error.still_running:
             if not _gone(master, host_uuid):
                 raise
         else:
             follow_outlived(master, error, 'pool.eject',
-                            lambda: _gone(master, host_uuid))
+                            lambda: _gone(master, host_uuid), timeouts.live)
     except (exception.XapiUnavailable, exception.XapiError) as error:
         if not _gone(master, host_uuid):
             raise
         LOG.warning('pool.eject of host %s reported %s, but the host left the '
                     'pool: the eject happened', host_uuid, error)
         return True
-    _confirm_gone(master, host_uuid)
+    _confirm_gone(master, host_uuid, timeouts.live)
     return True
 
 
@@ -441,7 +444,7 @@ def _gone(master, host_uuid):
         return False
 
 
-def _confirm_gone(master, host_uuid):
+def _confirm_gone(master, host_uuid, timeout):
     """Confirm the host left the master's DB, waiting on events if needed."""
     if _gone(master, host_uuid):
         return
@@ -449,11 +452,11 @@ def _confirm_gone(master, host_uuid):
     def check():
         return True if _gone(master, host_uuid) else None
 
-    master.wait_for(['host'], check, master.settings.live_timeout,
+    master.wait_for(['host'], check, timeout,
                     'host %s gone from the pool' % host_uuid)
 
 
-def designate_new_master(master, host_uuid, timeout=None, membership=None):
+def designate_new_master(master, host_uuid, timeouts, membership=None):
     """Make ``host_uuid`` the master and wait until the pool settles.
 
     Pre: ``host_uuid`` is an enabled, live member. Post: ``pool.master`` is
@@ -470,7 +473,7 @@ def designate_new_master(master, host_uuid, timeout=None, membership=None):
 
     :param master: :class:`XapiSession` on the current master.
     :param host_uuid: the member to promote.
-    :param timeout: seconds to settle (default: live_timeout).
+    :param timeouts: :class:`PoolTimeouts` (``live``: to settle).
     :param membership: a :func:`snapshot` of ``master`` the caller has just
         read (saves its 3 round trips); it decides whether to designate, so it
         must be fresh.
@@ -480,7 +483,7 @@ def designate_new_master(master, host_uuid, timeout=None, membership=None):
     :raises XapiUnavailable: the request never left (``maybe_applied`` unset).
     :raises XapiTimeout: the pool did not settle in time.
     """
-    timeout = timeout or master.settings.live_timeout
+    timeout = timeouts.live
     if membership is None:
         membership = snapshot(master)
     target = membership.host(host_uuid)

@@ -79,8 +79,9 @@ class SessionSettings:
     :param concurrent: size of the bounded SDK-session pool per host.
     :param ca_file: CA bundle for TLS verification (None: system store).
     :param insecure: disable TLS verification.
-    :param task_timeout: seconds to await an async task.
-    :param live_timeout: seconds to await a host becoming enabled and live.
+
+    NOTE: how long a pool operation waits is not here: see
+    :class:`~xenpool_driver.xapi.timeouts.PoolTimeouts`.
     """
 
     username: str
@@ -90,8 +91,6 @@ class SessionSettings:
     concurrent: int = 5
     ca_file: str | None = None
     insecure: bool = False
-    task_timeout: float = 900.0
-    live_timeout: float = 600.0
 
     def __post_init__(self):
         # NOTE: the one choke point: from here on, every exception text and
@@ -108,9 +107,7 @@ class SessionSettings:
                    call_timeout=group.call_timeout,
                    concurrent=group.connection_concurrent,
                    ca_file=group.ca_file,
-                   insecure=group.insecure,
-                   task_timeout=group.task_timeout,
-                   live_timeout=group.live_timeout)
+                   insecure=group.insecure)
 
 
 def url_for_address(template_url, address):
@@ -443,7 +440,7 @@ class XapiSession(object):
         return self._call(EVENT_FROM, (list(classes), token, timeout),
                           self.settings.call_timeout + timeout)
 
-    def call_async(self, method, *args, timeout=None, on_progress=None):
+    def call_async(self, method, *args, timeout, on_progress=None):
         """Run ``Async.<method>`` and await the task through ``event.from``.
 
         The event token is taken before the first read of the task. On timeout
@@ -451,7 +448,8 @@ class XapiSession(object):
         The task is destroyed once read. ``Async.<method>`` itself is never
         retried.
 
-        :param timeout: seconds (default: settings.task_timeout).
+        :param timeout: seconds to await the task (the caller's limit, e.g.
+            ``PoolTimeouts.task``).
         :param on_progress: called with the task's progress (0.0..1.0) as it
             changes.
         :returns: the task's decoded result (``""`` for void calls).
@@ -462,8 +460,6 @@ class XapiSession(object):
             restarted, or the connection dropped): the outcome is unknown,
             ``maybe_applied=True``.
         """
-        if timeout is None:
-            timeout = self.settings.task_timeout
         deadline = self._clock() + timeout
         try:
             task_ref = self._call('Async.' + method, args,

@@ -11,6 +11,7 @@ from xenpool_driver import conf as xenpool_conf
 from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import timeouts
 
 
 class FakeAggregate:
@@ -81,6 +82,10 @@ UUID = {
 ADDR = {'c1': '192.0.2.1', 'c2': '192.0.2.2', 'c3': '192.0.2.3'}
 
 
+#: Not the defaults: a call given the defaults instead of the options fails.
+TIMEOUTS = timeouts.PoolTimeouts(task=123.0, live=456.0)
+
+
 def make_conf(**overrides):
     """A private ConfigOpts with [xenserver] registered and test values."""
     conf = cfg.ConfigOpts()
@@ -91,7 +96,8 @@ def make_conf(**overrides):
                        group=xenpool_conf.xenserver_group.name)
     conf([], project='xenpool_driver_tests', default_config_files=[])
     values = dict(connection_url=OWN_URL, connection_username='root',
-                  connection_password=passwords.PASSWORD)
+                  connection_password=passwords.PASSWORD,
+                  task_timeout=TIMEOUTS.task, live_timeout=TIMEOUTS.live)
     values.update(overrides)
     for name, value in values.items():
         conf.set_override(name, value, group='xenserver')

@@ -66,7 +66,7 @@ def test_interrupted_add_not_live_waits_until_live(conf, xapi):
         'c1', 'c2', c2={'live': False})
     run(conf, xapi, agg)
     xapi.ops['wait_until_live'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.1'], UUID['c2'])
+        xapi.sessions['https://192.0.2.1'], UUID['c2'], fakes.TIMEOUTS.live)
     assert agg.metadata[ps.KEY] == ps.ACTIVE
 
 
@@ -301,8 +301,7 @@ class _DesignateSession:
     """A session on a pool whose designate may be in effect: ``wait_for``
     evaluates ``check`` until it answers or the (short) timeout passes."""
 
-    def __init__(self, live_timeout=0.4, ops=None):
-        self.settings = type('S', (), {'live_timeout': live_timeout})()
+    def __init__(self, ops=None):
         self.ops = ops or {}
 
     def call(self, method):
@@ -328,7 +327,7 @@ def test_designate_awaited_until_the_new_master_has_booted(mocker):
     mocker.patch.object(reconcile_mod.pool, 'snapshot', side_effect=lambda s: next(reads))
     made = intent('remove', 'c1', target_uuid=UUID['c2'], phase='designate')
     session = _DesignateSession(ops={'OpaqueRef:t': 'designate_new_master'})
-    got = reconcile_mod._await_designate(made, session, fakes.membership('c1', 'c2'))
+    got = reconcile_mod._await_designate(made, session, fakes.membership('c1', 'c2'), 0.4)
     assert got.master_uuid == UUID['c2']
 
 
@@ -339,8 +338,8 @@ def test_designate_not_done_when_the_old_master_outlives_the_fuse(mocker):
     mocker.patch.object(reconcile_mod.pool, 'snapshot',
                         return_value=fakes.membership('c1', 'c2'))
     made = intent('remove', 'c1', target_uuid=UUID['c2'], phase='designate')
-    got = reconcile_mod._await_designate(made, _DesignateSession(live_timeout=0.4),
-                                         fakes.membership('c1', 'c2'))
+    got = reconcile_mod._await_designate(made, _DesignateSession(),
+                                         fakes.membership('c1', 'c2'), 0.4)
     assert got.master_uuid == UUID['c1']
 
 
@@ -348,6 +347,6 @@ def test_designate_running_past_the_bound_is_not_decided(mocker):
     mocker.patch.object(reconcile_mod.pool, 'snapshot',
                         return_value=fakes.membership('c1', 'c2'))
     made = intent('remove', 'c1', target_uuid=UUID['c2'], phase='designate')
-    session = _DesignateSession(live_timeout=0.3, ops={'OpaqueRef:t': 'designate_new_master'})
+    session = _DesignateSession(ops={'OpaqueRef:t': 'designate_new_master'})
     with pytest.raises(reconcile_mod._Unknown):
-        reconcile_mod._await_designate(made, session, fakes.membership('c1', 'c2'))
+        reconcile_mod._await_designate(made, session, fakes.membership('c1', 'c2'), 0.3)

@@ -151,7 +151,7 @@ def test_join_passes_use_join_force_and_credentials(kind, force, xapi):
     xapi.ops['preflight'].assert_called_once_with(joiner, master, force=force,
                                                   joiner_uuid=UUID['c2'])
     xapi.ops['join'].assert_called_once_with(
-        joiner, master, '192.0.2.1', 'root', passwords.PASSWORD, force=force,
+        joiner, master, '192.0.2.1', 'root', passwords.PASSWORD, fakes.TIMEOUTS, force=force,
         joiner_uuid=UUID['c2'], on_progress=mock.ANY, on_phase=mock.ANY, on_wait=mock.ANY)
     # NOTE: the XAPI round trips of an add are those of these two pool ops
     assert xapi.names == ['preflight', 'join']
@@ -425,7 +425,7 @@ def test_remove_slave_ejects_on_master(conf, xapi, kind, force):
     xapi.on('eject', lambda *a, **k: seen.append(dict(agg.metadata)))
     flow(conf, xapi).remove(agg, 'c2', force=force)
     xapi.ops['eject'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.1'], UUID['c2'], force=force,
+        xapi.sessions['https://192.0.2.1'], UUID['c2'], fakes.TIMEOUTS, force=force,
         on_progress=mock.ANY)
     assert xapi.names == ['eject']
     assert seen[0][ps.KEY] == ps.CHANGING
@@ -444,10 +444,10 @@ def test_remove_master_designates_then_ejects(conf, xapi):
                           ('designate_new_master', 'https://192.0.2.1'),
                           ('eject', 'https://192.0.2.3')]
     xapi.ops['designate_new_master'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.1'], UUID['c3'],  # c2 is not live
+        xapi.sessions['https://192.0.2.1'], UUID['c3'], fakes.TIMEOUTS,  # c2 is not live
         membership=xapi.ops['snapshot'].return_value)  # NOTE: read once, not twice
     xapi.ops['eject'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.3'], UUID['c1'], force=False,
+        xapi.sessions['https://192.0.2.3'], UUID['c1'], fakes.TIMEOUTS, force=False,
         on_progress=mock.ANY)
     md = agg.metadata
     assert md[bk.MASTER_COMPUTE] == 'c3' and 'c1' not in md
@@ -653,11 +653,11 @@ def test_remove_master_ejects_through_the_session_that_followed_the_new_master(c
         'c1', 'c2', 'c3', c2={'live': False})
     old = xapi.session('https://192.0.2.1')
 
-    def designate(session, uuid, membership):
+    def designate(session, uuid, timeouts, membership):
         session.address = '192.0.2.3'  # HOST_IS_SLAVE followed to c3
     xapi.ops['designate_new_master'].side_effect = designate
     flow(conf, xapi).remove(agg, 'c1')
-    xapi.ops['eject'].assert_called_once_with(old, UUID['c1'], force=False,
+    xapi.ops['eject'].assert_called_once_with(old, UUID['c1'], fakes.TIMEOUTS, force=False,
                                               on_progress=mock.ANY)
 
 

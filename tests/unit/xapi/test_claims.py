@@ -17,8 +17,7 @@ from xenpool_driver import exception
 from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import session as xsession
 
-SETTINGS = xsession.SessionSettings(username='root', password=passwords.PASSWORD,
-                                    task_timeout=30.0, live_timeout=60.0)
+SETTINGS = xsession.SessionSettings(username='root', password=passwords.PASSWORD)
 ADDR = '192.0.2.20'
 NOW = 1_000_000.0
 KEY = claims.KEY
@@ -161,10 +160,6 @@ def test_same_operation_ignores_the_owner():
     assert not MINE.same_operation(None)
     assert 'owner cli@a' in MINE.describe() and 'expires' in MINE.describe()
     assert 'no expiry' in FIRST.describe()
-
-
-def test_default_join_lease_outlives_the_longest_join():
-    assert claims.default_join_lease(SETTINGS) == 30.0 + 60.0 + 60.0
 
 
 # --- read ----------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ from tests import passwords
 from xenpool_driver import exception
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import timeouts
 
-SETTINGS = xsession.SessionSettings(username='root', password=passwords.PASSWORD,
-                                    task_timeout=30.0, live_timeout=60.0)
+SETTINGS = xsession.SessionSettings(username='root', password=passwords.PASSWORD)
+TIMEOUTS = timeouts.PoolTimeouts(task=30.0, live=60.0)
 MASTER_ADDR = '192.0.2.10'
 SLAVE_ADDR = '192.0.2.11'
 JOINER_ADDR = '192.0.2.12'
@@ -183,24 +184,25 @@ def test_join_runs_on_the_joiner_then_waits_until_live(master, master_fake, join
     joiner.call_async.side_effect = _joins(master_fake)
     master.between_events = [_restart(master_fake)]
     progress = []
-    info = pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, force=force,
+    info = pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS, force=force,
                      on_progress=progress.append)
     assert info.uuid == 'joiner' and info.enabled and info.live
     joiner.call_async.assert_called_once_with(method, MASTER_ADDR, 'root', passwords.PASSWORD,
-                                              timeout=SETTINGS.task_timeout,
+                                              timeout=TIMEOUTS.task,
                                               on_progress=progress.append)
     master.call_async.assert_not_called()
     # XAPI calls of a join: uuid read before, then the liveness check per event round.
     assert calls(joiner) == ['pool.get_all_records', 'host.get_record']
     assert calls(master) == ['host.get_all_records', 'host_metrics.get_record'] * 2
     classes, _check, timeout, _what = master.wait_for.call_args.args
-    assert classes == ['host', 'host_metrics'] and timeout == SETTINGS.live_timeout
+    assert classes == ['host', 'host_metrics'] and timeout == TIMEOUTS.live
 
 
 def test_join_with_known_uuid_skips_the_read(master, master_fake, joiner):
     joiner.call_async.side_effect = _joins(master_fake)
     master.between_events = [_restart(master_fake)]
-    pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, joiner_uuid='joiner')
+    pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS,
+              joiner_uuid='joiner')
     assert calls(joiner) == []
 
 
@@ -208,7 +210,7 @@ def test_join_never_logs_the_password(master, master_fake, joiner, caplog):
     joiner.call_async.side_effect = _joins(master_fake)
     master.between_events = [_restart(master_fake)]
     with caplog.at_level('DEBUG'):
-        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS)
     assert caplog.records and passwords.PASSWORD not in caplog.text
 
 
@@ -225,7 +227,7 @@ def test_join_error_although_the_host_joined_continues(master, master_fake, join
         raise error
     joiner.call_async.side_effect = join
     master.between_events = [_restart(master_fake)]
-    info = pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+    info = pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS)
     assert info.uuid == 'joiner' and info.live
     assert joiner.call_async.call_count == 1  # never repeated
 
@@ -241,7 +243,7 @@ def test_join_error_when_the_host_did_not_join_is_reraised(master, joiner, error
                                                             record_exception_text):
     joiner.call_async.side_effect = error
     with pytest.raises(type(error)) as err:
-        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS)
     record_exception_text(err.value)
     assert err.value is error
     if isinstance(error, exception.XapiError):
@@ -257,7 +259,7 @@ def test_join_error_and_unreadable_master_reraises_the_join_error(master, joiner
     joiner.call_async.side_effect = error
     master.call.side_effect = exception.XapiUnavailable(MASTER_ADDR, 'connection refused')
     with pytest.raises(exception.XapiError) as err:
-        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS)
     record_exception_text(err.value)
     assert err.value is error
 
@@ -271,7 +273,7 @@ def test_join_error_then_never_live_times_out_chained(master, master_fake, joine
         raise error
     joiner.call_async.side_effect = join
     with pytest.raises(exception.XapiTimeout) as err:
-        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS)
     record_exception_text(err.value)
     assert err.value.__cause__ is error
 
@@ -282,7 +284,7 @@ def test_wait_until_live_needs_enabled_and_live(master, master_fake):
     master_fake.set_host('slave', enabled=False, live=False)
     master.between_events = [lambda: master_fake.set_host('slave', live=True),
                              lambda: master_fake.set_host('slave', enabled=True)]
-    info = pool.wait_until_live(master, 'slave', timeout=5)
+    info = pool.wait_until_live(master, 'slave', 5)
     assert info.enabled and info.live
     assert master.wait_for.call_args.args[2] == 5
 
@@ -290,9 +292,9 @@ def test_wait_until_live_needs_enabled_and_live(master, master_fake):
 def test_wait_until_live_times_out(master, master_fake, record_exception_text):
     master_fake.set_host('slave', live=False)
     with pytest.raises(exception.XapiTimeout) as err:
-        pool.wait_until_live(master, 'slave')
+        pool.wait_until_live(master, 'slave', TIMEOUTS.live)
     record_exception_text(err.value)
-    assert master.wait_for.call_args.args[2] == SETTINGS.live_timeout
+    assert master.wait_for.call_args.args[2] == TIMEOUTS.live
 
 
 # --- eject ------------------------------------------------------------------------------
@@ -308,9 +310,9 @@ def test_eject_slave(master, master_fake):
     master_fake.add_vm('stopped', 'slave', 'Halted')
     master_fake.add_vm('dom0', 'slave', 'Running', dom0=True)
     master.call_async.side_effect = _ejects(master_fake)
-    assert pool.eject(master, 'slave') is True
+    assert pool.eject(master, 'slave', TIMEOUTS) is True
     master.call_async.assert_called_once_with('pool.eject', 'OpaqueRef:slave',
-                                              timeout=SETTINGS.task_timeout, on_progress=None)
+                                              timeout=TIMEOUTS.task, on_progress=None)
     assert calls(master) == ['pool.get_all_records', 'host.get_all_records',
                              'VM.get_all_records', 'host.get_all_records']
     assert 'slave' not in pool.snapshot(master).uuids
@@ -321,7 +323,7 @@ def test_eject_refuses_while_guest_vms_are_not_halted(master, master_fake, power
                                                       record_exception_text):
     master_fake.add_vm('web', 'slave', power_state)
     with pytest.raises(exception.OperationRefused) as err:
-        pool.eject(master, 'slave')
+        pool.eject(master, 'slave', TIMEOUTS)
     record_exception_text(err.value)
     assert isinstance(err.value, exception.Refused)
     assert 'web' in err.value.reason and err.value.host == 'slave'
@@ -331,20 +333,20 @@ def test_eject_refuses_while_guest_vms_are_not_halted(master, master_fake, power
 def test_eject_forced_skips_the_vm_check(master, master_fake):
     master_fake.add_vm('web', 'slave', 'Running')
     master.call_async.side_effect = _ejects(master_fake)
-    assert pool.eject(master, 'slave', force=True) is True
+    assert pool.eject(master, 'slave', TIMEOUTS, force=True) is True
     assert 'VM.get_all_records' not in calls(master)
 
 
 def test_eject_refuses_the_master(master, record_exception_text):
     with pytest.raises(exception.OperationRefused) as err:
-        pool.eject(master, 'master')
+        pool.eject(master, 'master', TIMEOUTS)
     record_exception_text(err.value)
     assert 'master' in err.value.reason
     master.call_async.assert_not_called()
 
 
 def test_eject_of_a_host_already_gone_is_a_noop(master):
-    assert pool.eject(master, 'gone') is False
+    assert pool.eject(master, 'gone', TIMEOUTS) is False
     master.call_async.assert_not_called()
     assert calls(master) == ['pool.get_all_records', 'host.get_all_records']
 
@@ -358,7 +360,7 @@ def test_eject_error_although_the_host_left_succeeds(master, master_fake, error)
         _ejects(master_fake)(method, host_ref)
         raise error
     master.call_async.side_effect = eject
-    assert pool.eject(master, 'slave') is True
+    assert pool.eject(master, 'slave', TIMEOUTS) is True
     assert master.call_async.call_count == 1
 
 
@@ -371,7 +373,7 @@ def test_eject_error_with_the_host_still_there_is_reraised(master, error,
                                                            record_exception_text):
     master.call_async.side_effect = error
     with pytest.raises(type(error)) as err:
-        pool.eject(master, 'slave')
+        pool.eject(master, 'slave', TIMEOUTS)
     record_exception_text(err.value)
     assert err.value is error
     assert master.call_async.call_count == 1
@@ -380,7 +382,7 @@ def test_eject_error_with_the_host_still_there_is_reraised(master, error,
 def test_eject_confirms_the_host_left_waiting_on_events(master, master_fake):
     master.call_async.return_value = ''
     master.between_events = [lambda: master_fake.remove_host('slave')]
-    assert pool.eject(master, 'slave') is True
+    assert pool.eject(master, 'slave', TIMEOUTS) is True
     assert master.wait_for.call_args.args[0] == ['host']
 
 
@@ -402,7 +404,7 @@ def _designates(master_fake, master):
 
 
 def test_designate_is_a_noop_when_already_master(master):
-    m = pool.designate_new_master(master, 'master')
+    m = pool.designate_new_master(master, 'master', TIMEOUTS)
     assert m.master_uuid == 'master'
     assert 'pool.designate_new_master' not in calls(master)
     master.wait_for.assert_not_called()
@@ -414,7 +416,7 @@ def test_designate_then_wait_until_the_pool_settles(master, master_fake):
     designate, settle = _designates(master_fake, master)
     master_fake.overrides['pool.designate_new_master'] = designate
     master.between_events = [settle]
-    m = pool.designate_new_master(master, 'slave')
+    m = pool.designate_new_master(master, 'slave', TIMEOUTS)
     assert m.master_uuid == 'slave' and all(h.live for h in m.hosts)
     master.call.assert_any_call('pool.designate_new_master', 'OpaqueRef:slave')
     snap = ['pool.get_all_records', 'host.get_all_records', 'host_metrics.get_all_records']
@@ -428,7 +430,7 @@ def test_designate_is_not_settled_while_the_old_master_answers(master, master_fa
     master.between_events = [lambda: [master_fake.set_host(u, live=True)
                                       for u in ('master', 'slave')],
                              settle]
-    m = pool.designate_new_master(master, 'slave')
+    m = pool.designate_new_master(master, 'slave', TIMEOUTS)
     assert m.master_uuid == 'slave'
     assert calls(master).count('pool.get_all_records') == 4
 
@@ -443,7 +445,7 @@ def test_designate_connection_drop_waits_instead_of_repeating(master, master_fak
                                         maybe_applied=True)
     master_fake.overrides['pool.designate_new_master'] = dropped
     master.between_events = [settle]
-    assert pool.designate_new_master(master, 'slave').master_uuid == 'slave'
+    assert pool.designate_new_master(master, 'slave', TIMEOUTS).master_uuid == 'slave'
     assert calls(master).count('pool.designate_new_master') == 1
 
 
@@ -454,7 +456,7 @@ def test_designate_request_never_sent_is_reraised(master, master_fake, record_ex
         raise error
     master_fake.overrides['pool.designate_new_master'] = refused
     with pytest.raises(exception.XapiUnavailable) as err:
-        pool.designate_new_master(master, 'slave')
+        pool.designate_new_master(master, 'slave', TIMEOUTS)
     record_exception_text(err.value)
     assert err.value is error
     master.wait_for.assert_not_called()
@@ -467,7 +469,7 @@ def test_designate_refused_by_xapi_is_reraised(master, master_fake, record_excep
         raise error
     master_fake.overrides['pool.designate_new_master'] = refused
     with pytest.raises(exception.XapiError) as err:
-        pool.designate_new_master(master, 'slave')
+        pool.designate_new_master(master, 'slave', TIMEOUTS)
     record_exception_text(err.value)
     assert err.value is error and err.value.code == 'HA_IS_ENABLED'
     master.wait_for.assert_not_called()
@@ -479,7 +481,7 @@ def test_designate_refuses_a_target_not_member_or_not_live(master, master_fake, 
                                                            live, record_exception_text):
     master_fake.set_host('slave', enabled=enabled, live=live)
     with pytest.raises(exception.OperationRefused) as err:
-        pool.designate_new_master(master, uuid)
+        pool.designate_new_master(master, uuid, TIMEOUTS)
     record_exception_text(err.value)
     assert 'pool.designate_new_master' not in calls(master)
 
@@ -506,7 +508,7 @@ def test_designate_noop_waits_for_members_whatever_the_session_address(master, m
     master_fake.set_host('slave', live=False)
     master.address = 'xcp-master.example'  # reached by name: no address check
     master.between_events = [lambda: master_fake.set_host('slave', live=True)]
-    m = pool.designate_new_master(master, 'master')
+    m = pool.designate_new_master(master, 'master', TIMEOUTS)
     assert m.master_uuid == 'master' and m.host('slave').live
     assert 'pool.designate_new_master' not in calls(master)
 
@@ -521,8 +523,8 @@ def test_join_announces_the_wait_until_live_after_the_task(master, master_fake, 
 
     joiner.call_async.side_effect = join_task
     master.between_events = [_restart(master_fake)]
-    pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, joiner_uuid='joiner',
-              on_phase=order.append)
+    pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS,
+              joiner_uuid='joiner', on_phase=order.append)
     assert order == ['task', 'wait until live']
 
 
@@ -532,7 +534,7 @@ def test_designate_with_the_callers_snapshot_skips_its_own_read(master, master_f
     master.between_events = [settle]
     members = pool.snapshot(master)
     master.call.reset_mock()
-    pool.designate_new_master(master, 'slave', membership=members)
+    pool.designate_new_master(master, 'slave', TIMEOUTS, membership=members)
     snap = ['pool.get_all_records', 'host.get_all_records', 'host_metrics.get_all_records']
     assert calls(master) == ['pool.designate_new_master'] + snap * 2
 
@@ -560,7 +562,7 @@ def test_join_outliving_its_timeout_is_followed_until_the_host_joined(
     # the task goes on: the joiner reaches the master's DB, then restarts live
     joiner.between_events = [lambda: _joins(master_fake)('pool.join')]
     master.between_events = [_restart(master_fake)]
-    info = pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+    info = pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS)
     assert info.uuid == 'joiner' and info.live
     assert joiner.call_async.call_count == 1      # never repeated
     assert joiner.wait_for.call_args.args[0] == ['task']
@@ -573,7 +575,7 @@ def test_join_outliving_its_timeout_that_then_fails_raises_xapis_error(master, j
         'failure', ['JOINING_HOST_CONNECTION_FAILED'])
     joiner_fake.overrides['task.destroy'] = lambda ref: ''
     with pytest.raises(exception.XapiError) as err:
-        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS)
     assert err.value.code == 'JOINING_HOST_CONNECTION_FAILED'
     assert 'task.destroy' in calls(joiner)
 
@@ -582,7 +584,7 @@ def test_join_still_running_after_the_bound_says_so(master, joiner, joiner_fake)
     joiner.call_async.side_effect = _outlived('pool.join')
     joiner_fake.overrides['task.get_record'] = lambda ref: _task('pending')
     with pytest.raises(exception.XapiTimeout) as err:
-        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD)
+        pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS)
     assert err.value.still_running is True and err.value.task_ref == TASK
 
 
@@ -593,7 +595,7 @@ def test_eject_queued_then_cancelled_after_its_timeout_changed_nothing(master,
         'cancelled', ['TASK_CANCELLED', TASK])
     master_fake.overrides['task.destroy'] = lambda ref: ''
     with pytest.raises(exception.XapiTimeout) as err:
-        pool.eject(master, 'slave')
+        pool.eject(master, 'slave', TIMEOUTS)
     assert 'queued behind another pool operation' in str(err.value)
     assert err.value.maybe_applied is False
 
@@ -602,5 +604,5 @@ def test_eject_outliving_its_timeout_that_completes_succeeds(master, master_fake
     master.call_async.side_effect = _outlived('pool.eject')
     master_fake.overrides['task.get_record'] = lambda ref: _task('pending')
     master.between_events = [lambda: master_fake.remove_host('slave')]
-    assert pool.eject(master, 'slave') is True
+    assert pool.eject(master, 'slave', TIMEOUTS) is True
     assert master.call_async.call_count == 1

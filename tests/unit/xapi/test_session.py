@@ -132,13 +132,12 @@ def test_from_conf_reads_every_option():
                   connection_password=passwords.OTHER_PASSWORD,
                   login_timeout=3.5, call_timeout=4.5,
                   connection_concurrent=9, ca_file='/etc/ssl/xapi.pem',
-                  insecure=True, task_timeout=12.0, live_timeout=13.0)
+                  insecure=True)
     for name, value in values.items():
         conf.set_override(name, value, group='xenserver')
     s = SessionSettings.from_conf(conf)
     assert (s.username, s.password, s.login_timeout, s.call_timeout,
-            s.concurrent, s.ca_file, s.insecure, s.task_timeout,
-            s.live_timeout) == tuple(values.values())
+            s.concurrent, s.ca_file, s.insecure) == tuple(values.values())
     assert passwords.OTHER_PASSWORD not in repr(s)
 
 

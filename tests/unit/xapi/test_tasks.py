@@ -11,6 +11,8 @@ from xenpool_driver.xapi import tasks
 from xenpool_driver.xapi.session import XapiSession
 
 TASK = 'OpaqueRef:task-1'
+#: The caller's bound on a task (call_async has no default: see PoolTimeouts)
+TASK_TIMEOUT = 100.0
 
 
 def task(status='pending', progress=0.0, result='', error_info=()):
@@ -40,7 +42,7 @@ def clock():
 
 @pytest.fixture
 def xs(fake, clock):
-    return XapiSession(A, settings(task_timeout=100.0, live_timeout=50.0),
+    return XapiSession(A, settings(),
                        sleep=clock.sleep, clock=clock,
                        session_factory=fake.factory)
 
@@ -69,7 +71,7 @@ def test_success_token_first_progress_and_result(fake, xs):
             batch('t3', task('success', 1.0, '<value>OpaqueRef:new</value>')))
     seen = []
     result = xs.call_async('pool.join', '192.0.2.1', 'root', passwords.PASSWORD,
-                           on_progress=seen.append)
+                           timeout=TASK_TIMEOUT, on_progress=seen.append)
     assert result == 'OpaqueRef:new'
     assert seen == [0.0, 0.5, 1.0]
     events = [c for c in fake.calls if c[1] == 'event_from']
@@ -91,7 +93,7 @@ def test_record_read_after_token_when_not_in_first_batch(fake, xs):
     fake.on('event_from', {'token': 't1', 'events': []},
             batch('t2', task('success', 1.0, '<value></value>')))
     fake.on('task.get_record', task())
-    assert xs.call_async('pool.join', 'a', 'u', 'p') == ''
+    assert xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT) == ''
     methods = fake.methods()
     assert methods.index('event_from') < methods.index('task.get_record')
 
@@ -101,7 +103,7 @@ def test_failure_surfaces_code_and_params(fake, xs):
             batch('t2', task('failure', 1.0, error_info=[
                 'HOSTS_NOT_HOMOGENEOUS', 'CPUs differ'])))
     with pytest.raises(exception.XapiError) as info:
-        xs.call_async('pool.join', 'a', 'u', 'p')
+        xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT)
     assert (info.value.code, info.value.params, info.value.method,
             info.value.host) == ('HOSTS_NOT_HOMOGENEOUS', ['CPUs differ'],
                                  'pool.join', A)
@@ -111,7 +113,7 @@ def test_failure_surfaces_code_and_params(fake, xs):
 def test_cancelled_task(fake, xs):
     fake.on('event_from', batch('t1', task('cancelled', 1.0)))
     with pytest.raises(exception.XapiError) as info:
-        xs.call_async('pool.join', 'a', 'u', 'p')
+        xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT)
     assert info.value.code == 'TASK_CANCELLED'
     assert info.value.params == [TASK]
 
@@ -132,13 +134,13 @@ def test_timeout_cancels_task(fake, xs, clock):
     assert waits == [30.0, 30.0, 10.0]
 
 
-def test_task_timeout_defaults_to_settings(fake, xs, clock):
+def test_the_callers_timeout_bounds_the_wait(fake, xs, clock):
     def wait(url, classes, token, timeout):
         clock.now += timeout
         return batch('t1', task())
     fake.on('event_from', wait)
     with pytest.raises(exception.XapiTimeout):
-        xs.call_async('pool.join', 'a', 'u', 'p')
+        xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT)
     assert clock.now == pytest.approx(100.0)
 
 
@@ -147,7 +149,7 @@ def test_xapi_lost_while_waiting_is_maybe_applied(fake, xs):
     fake.on('event_from', batch('t1', task()),
             ConnectionRefusedError(111, 'refused'))
     with pytest.raises(exception.XapiUnavailable) as info:
-        xs.call_async('pool.join', 'a', 'u', 'p')
+        xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT)
     assert info.value.maybe_applied is True
     assert info.value.method == 'pool.join'
     assert fake.methods().count('Async.pool.join') == 1
@@ -160,7 +162,7 @@ def test_xapi_lost_while_waiting_is_maybe_applied(fake, xs):
 def test_task_gone_is_unavailable_not_failure(fake, xs, error):
     fake.on('event_from', batch('t1', task()), error)
     with pytest.raises(exception.XapiUnavailable) as info:
-        xs.call_async('pool.join', 'a', 'u', 'p')
+        xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT)
     assert info.value.maybe_applied is True
 
 
@@ -169,7 +171,7 @@ def test_task_deleted_event(fake, xs):
             {'token': 't2', 'events': [{'class': 'task', 'operation': 'del',
                                         'ref': TASK}]})
     with pytest.raises(exception.XapiUnavailable):
-        xs.call_async('pool.join', 'a', 'u', 'p')
+        xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT)
 
 
 # -- wait_for -------------------------------------------------------------
