@@ -36,6 +36,7 @@ from xenpool_driver.aggregates import ledger
 from xenpool_driver.aggregates import reconcile as reconcile_mod
 from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import pool
+from xenpool_driver.xapi import preflight as xpreflight
 from xenpool_driver.xapi import session as xsession
 from xenpool_driver.xapi import timeouts as xtimeouts
 
@@ -477,8 +478,8 @@ class Workflow:
         self._claim_joiner(aggregate, op, joiner)
         force = self.xs.use_join_force
         self._report('preflight')
-        mismatches = pool.preflight(joiner, master, force=force,
-                                    joiner_uuid=host_uuid)
+        mismatches = xpreflight.preflight(joiner, master, force=force,
+                                         joiner_uuid=host_uuid)
         if mismatches:
             raise exception.PreflightFailed(ADD_ACTION, aggregate.id,
                                             intent.host, mismatches)

@@ -22,6 +22,7 @@ from xenpool_driver.cli import progress as progress_mod
 from xenpool_driver.cli import views
 from xenpool_driver.store import conf as store_conf
 from xenpool_driver.xapi import pool
+from xenpool_driver.xapi import preflight as xpreflight
 
 cli_opts = [
     cfg.StrOpt('lab-file', help='Lab file written by "xenpool lab serve": '
@@ -251,8 +252,8 @@ def cmd_preflight(ctx, args):
     if not url:
         raise exception.XenPoolError('unknown host %s: give --url' % args.host)
     master = ctx.session(ctx.workflow.master_url(agg.metadata))
-    mismatches = pool.preflight(ctx.session(url), master,
-                                force=ctx.conf.xenserver.use_join_force)
+    mismatches = xpreflight.preflight(ctx.session(url), master,
+                                     force=ctx.conf.xenserver.use_join_force)
     data = [{'code': m.code, 'params': m.params, 'reason': m.reason} for m in mismatches]
     text = '\n'.join('%s %s: %s' % (m.code, m.params, m.reason) for m in mismatches)
     _out(args, text or '%s can join %s' % (args.host, agg.name), data)

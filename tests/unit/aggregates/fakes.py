@@ -10,6 +10,7 @@ from tests import passwords
 from xenpool_driver import conf as xenpool_conf
 from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import pool
+from xenpool_driver.xapi import preflight
 from xenpool_driver.xapi import session as xsession
 from xenpool_driver.xapi import timeouts
 
@@ -70,9 +71,10 @@ class FakeAtomicAggregate(FakeAggregate):
 # -- XAPI side: autospec'd pool operations and sessions ----------------------
 
 OWN_URL = 'https://192.0.2.1'
-POOL_OPS = ('snapshot', 'this_host', 'init_pool', 'clear_pool', 'preflight',
-            'join', 'wait_until_live', 'eject', 'designate_new_master',
-            'destroy_host')
+POOL_OPS = ('snapshot', 'this_host', 'init_pool', 'clear_pool', 'join',
+            'wait_until_live', 'eject', 'designate_new_master', 'destroy_host')
+#: xapi operations patched as ``module.<name>``, logged under ``<name>``.
+OTHER_OPS = ((preflight, 'preflight'),)
 
 UUID = {
     'c1': '11111111-1111-1111-1111-111111111111',
@@ -133,7 +135,8 @@ def membership(*names, master=None, name_label='pool-a', **health):
 class Xapi:
     """Every pool operation patched with autospec, plus sessions per URL.
 
-    :ivar ops: name -> autospec'd mock of ``xenpool_driver.xapi.pool.<name>``.
+    :ivar ops: name -> autospec'd mock of ``xenpool_driver.xapi.pool.<name>``
+        (and of ``xenpool_driver.xapi.preflight.preflight``).
     :ivar calls: ordered ``(op name, url of first session arg)`` log.
     :ivar sessions: url -> autospec'd XapiSession.
     """
@@ -142,8 +145,8 @@ class Xapi:
         self.sessions = {}
         self.ops = {}
         self.manager = mock.Mock()
-        for name in POOL_OPS:
-            op = mocker.patch.object(pool, name, autospec=True)
+        for module, name in tuple((pool, n) for n in POOL_OPS) + OTHER_OPS:
+            op = mocker.patch.object(module, name, autospec=True)
             self.ops[name] = op
             self.manager.attach_mock(op, name)
         # NOTE: host claims are granted (tests/unit/xapi/test_claims.py and

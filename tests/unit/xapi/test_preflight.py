@@ -5,7 +5,6 @@ import copy
 import pytest
 
 from xenpool_driver import exception
-from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import preflight
 from xenpool_driver.xapi import session as xsession
 
@@ -80,7 +79,7 @@ def fake_session(mocker, db, address):
 def run(mocker, joiner_db, master_db, force=False):
     joiner = fake_session(mocker, joiner_db, '192.0.2.20')
     master = fake_session(mocker, master_db, '192.0.2.10')
-    return pool.preflight(joiner, master, force=force), joiner, master
+    return preflight.preflight(joiner, master, force=force), joiner, master
 
 
 def _set(db, cls, ref, **fields):
