@@ -12,7 +12,6 @@ XAPI round trips per operation (happy path; the unit tests pin these lists):
 
 * :func:`snapshot`: ``pool.get_all_records``, ``host.get_all_records``,
   ``host_metrics.get_all_records`` (3).
-* :func:`preflight`: 8 ``get_all_records`` (see :mod:`.preflight`).
 * :func:`join`: ``pool.get_all_records`` + ``host.get_record`` on the joiner
   (its uuid, skipped when the caller passes ``joiner_uuid``), then
   ``Async.pool.join`` awaited through ``event.from``, then per evaluation of
@@ -32,7 +31,6 @@ from oslo_log import log as logging
 
 from xenpool_driver import exception
 from xenpool_driver.xapi import host as host_mod
-from xenpool_driver.xapi import preflight as preflight_mod
 from xenpool_driver.xapi import tasks as tasks_mod
 from xenpool_driver.xapi.host import HostInfo  # noqa: F401  (public name)
 
@@ -149,16 +147,6 @@ def clear_pool(session):
     :raises XapiUnavailable, XapiError: from the session.
     """
     return init_pool(session, '')
-
-
-def preflight(joiner, master, force=False, joiner_uuid=None):
-    """Every mismatch xapi would refuse the join for, as ``Mismatch`` list.
-
-    See :func:`xenpool_driver.xapi.preflight.preflight` (8 round trips).
-
-    :raises OperationRefused: ``joiner_uuid`` given and not the joiner's.
-    """
-    return preflight_mod.preflight(joiner, master, force=force, joiner_uuid=joiner_uuid)
 
 
 def join(joiner, master, master_address, username, password, timeouts,
