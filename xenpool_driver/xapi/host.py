@@ -1,8 +1,8 @@
-"""Host-level reads: host records, liveness, resident guest VMs.
+"""Host-level reads: host records, liveness, resident guest VMs, this host.
 
 Pure helpers over XAPI records plus a few reads through
 :class:`xenpool_driver.xapi.session.XapiSession`. Nothing here changes
-xapi's state.
+xapi's state. :func:`this_host` is also a verb of :mod:`.pool`.
 
 NOTE: over XML-RPC xapi writes API ints untyped, so they arrive as strings
 (``"2"``); booleans arrive as ``bool``. The helpers accept both so the same
@@ -159,3 +159,37 @@ def read_pool(session):
     :raises XapiUnavailable: from the session.
     """
     return single_pool(session.call('pool.get_all_records'), address=session.address)
+
+
+def this_host(session):
+    """:class:`HostInfo` of the host whose xapi ``session`` talks to.
+
+    NOTE: ``session.get_this_host`` needs our own session ref, which the
+    session layer keeps private; instead the pool's master is read. For a
+    standalone host (the only case a joiner may be in) that is the host
+    itself; for a pool member the session has followed HOST_IS_SLAVE, so the
+    answer is the master it now talks to.
+
+    XAPI calls (3): ``pool.get_all_records``, ``host.get_record``,
+    ``host_metrics.get_record`` (skipped when the host has no metrics).
+
+    :raises XapiUnavailable, XapiError: from the session.
+    """
+    _, pool_rec = read_pool(session)
+    ref = pool_rec.get('master')
+    rec = session.call('host.get_record', ref)
+    live = False
+    if not is_null(rec.get('metrics')):
+        live = session.call('host_metrics.get_record', rec['metrics']).get('live', False)
+    return host_info(ref, rec, live)
+
+
+def this_host_uuid(session):
+    """The uuid of the host ``session`` talks to (see :func:`this_host`).
+
+    XAPI calls (2): ``pool.get_all_records``, ``host.get_record``.
+
+    :raises XapiUnavailable, XapiError: from the session.
+    """
+    _, pool_rec = read_pool(session)
+    return session.call('host.get_record', pool_rec.get('master')).get('uuid')

@@ -1,12 +1,20 @@
-"""Pool operations: XAPI knowledge only (no aggregates, no metadata).
+"""Pool operations: the verbs the aggregates layer calls (XAPI knowledge only).
 
-Every function takes :class:`xenpool_driver.xapi.session.XapiSession`
-handles and makes its XAPI calls through ``session.call`` /
-``session.call_async`` / ``session.wait_for``. How long they wait is theirs:
-every waiting verb takes a :class:`~xenpool_driver.xapi.timeouts.PoolTimeouts`
-(the session only bounds single calls).
+No aggregates, no metadata. Every function takes
+:class:`xenpool_driver.xapi.session.XapiSession` handles and makes its XAPI
+calls through ``session.call`` / ``session.call_async`` /
+``session.wait_for``. How long they wait is theirs: every waiting verb takes
+a :class:`~xenpool_driver.xapi.timeouts.PoolTimeouts` (the session only
+bounds single calls).
 Verbs are idempotent where xapi allows: they re-read state and accept an
 already reached goal; join, eject and designate are never repeated blindly.
+The mechanics live in modules of one concept: :mod:`.membership` (reading
+who is in the pool), :mod:`.outlived` (a task that outlives its timeout),
+:mod:`.settle` (a pool settling under a new master). Three verbs are
+defined with their concept and importable from here: :func:`this_host`
+(:mod:`.host`), :func:`pending` and :func:`wait_not_pending`
+(:mod:`.outlived`); so are the names :class:`HostInfo` and
+:class:`Membership`.
 
 XAPI round trips per operation (happy path; the unit tests pin these lists):
 
@@ -23,6 +31,9 @@ XAPI round trips per operation (happy path; the unit tests pin these lists):
 * :func:`designate_new_master`: :func:`snapshot`,
   ``pool.designate_new_master``, then a :func:`snapshot` per evaluation of
   the settle check.
+
+When a join or eject call fails, the master is re-read (:mod:`.membership`);
+a task that outlives ``task_timeout`` is followed (:mod:`.outlived`).
 """
 
 import dataclasses
@@ -31,94 +42,29 @@ from oslo_log import log as logging
 
 from xenpool_driver import exception
 from xenpool_driver.xapi import host as host_mod
-from xenpool_driver.xapi import tasks as tasks_mod
-from xenpool_driver.xapi.host import HostInfo  # noqa: F401  (public name)
+from xenpool_driver.xapi import membership as membership_mod
+from xenpool_driver.xapi import outlived
+from xenpool_driver.xapi import settle
+# NOTE: verbs and names of this API that live with their concept; the
+# aggregates layer and the CLI reach them as pool.<name>.
+from xenpool_driver.xapi.host import HostInfo, this_host  # noqa: F401
+from xenpool_driver.xapi.membership import Membership  # noqa: F401
+from xenpool_driver.xapi.outlived import pending, wait_not_pending  # noqa: F401
 
 LOG = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class Membership:
-    """A snapshot of a pool read from its master."""
-
-    pool_ref: str
-    pool_uuid: str
-    name_label: str
-    master_uuid: str
-    hosts: tuple  # of HostInfo
-
-    @property
-    def master(self):
-        """:class:`HostInfo` of the master."""
-        return self.host(self.master_uuid)
-
-    @property
-    def uuids(self):
-        """frozenset of member host uuids."""
-        return frozenset(h.uuid for h in self.hosts)
-
-    def host(self, uuid):
-        """The member with ``uuid``, or None."""
-        for h in self.hosts:
-            if h.uuid == uuid:
-                return h
-        return None
 
 
 def snapshot(session):
     """Read the pool's membership (pool, master, hosts with liveness).
 
-    XAPI calls (3): ``pool.get_all_records``, ``host.get_all_records``,
-    ``host_metrics.get_all_records``.
+    XAPI calls (3): see :func:`.membership.read`.
 
     :param session: :class:`XapiSession` (on any member: calls reach the
         master through HOST_IS_SLAVE).
     :returns: :class:`Membership`; hosts sorted by uuid.
     :raises XapiUnavailable, XapiError: from the session.
     """
-    pool_ref, pool_rec = host_mod.read_pool(session)
-    host_recs = session.call('host.get_all_records')
-    metrics_recs = session.call('host_metrics.get_all_records')
-    return _membership(pool_ref, pool_rec, host_recs, metrics_recs)
-
-
-def _membership(pool_ref, pool_rec, host_recs, metrics_recs):
-    hosts = tuple(sorted(
-        (host_mod.host_info(ref, rec, host_mod.metrics_live(rec, metrics_recs))
-         for ref, rec in host_recs.items()),
-        key=lambda h: h.uuid))
-    master_rec = host_recs.get(pool_rec.get('master'), {})
-    return Membership(pool_ref=pool_ref, pool_uuid=pool_rec.get('uuid', ''),
-                      name_label=pool_rec.get('name_label', ''),
-                      master_uuid=master_rec.get('uuid', ''), hosts=hosts)
-
-
-def this_host(session):
-    """:class:`HostInfo` of the host whose xapi ``session`` talks to.
-
-    NOTE: ``session.get_this_host`` needs our own session ref, which the
-    session layer keeps private; instead the pool's master is read. For a
-    standalone host (the only case a joiner may be in) that is the host
-    itself; for a pool member the session has followed HOST_IS_SLAVE, so the
-    answer is the master it now talks to.
-
-    XAPI calls (3): ``pool.get_all_records``, ``host.get_record``,
-    ``host_metrics.get_record`` (skipped when the host has no metrics).
-
-    :raises XapiUnavailable, XapiError: from the session.
-    """
-    _, pool_rec = host_mod.read_pool(session)
-    ref = pool_rec.get('master')
-    rec = session.call('host.get_record', ref)
-    live = False
-    if not host_mod.is_null(rec.get('metrics')):
-        live = session.call('host_metrics.get_record', rec['metrics']).get('live', False)
-    return host_mod.host_info(ref, rec, live)
-
-
-def _this_host_uuid(session):
-    _, pool_rec = host_mod.read_pool(session)
-    return session.call('host.get_record', pool_rec.get('master')).get('uuid')
+    return membership_mod.read(session)
 
 
 def init_pool(session, name_label):
@@ -154,7 +100,8 @@ def join(joiner, master, master_address, username, password, timeouts,
          on_wait=None):
     """Join ``joiner`` to ``master``'s pool and wait until it is live.
 
-    Pre: the joiner is standalone and passes :func:`preflight`.
+    Pre: the joiner is standalone and passes
+    :func:`xenpool_driver.xapi.preflight.preflight`.
     Post: the master shows the joiner enabled and live.
 
     ``Async.pool.join`` (``Async.pool.join_force`` when ``force``) runs on
@@ -188,28 +135,12 @@ def join(joiner, master, master_address, username, password, timeouts,
     # NOTE: the uuid must be read before the call: afterwards the joiner's
     # xapi restarts as a slave and answers HOST_IS_SLAVE.
     if joiner_uuid is None:
-        joiner_uuid = _this_host_uuid(joiner)
+        joiner_uuid = host_mod.this_host_uuid(joiner)
     method = 'pool.join_force' if force else 'pool.join'
     # NOTE: never log the call's arguments: they carry the password.
     LOG.info('Joining host %s to the pool of %s (%s)', joiner_uuid, master_address, method)
-    failure = None
-    try:
-        joiner.call_async(method, master_address, username, password,
-                          timeout=timeouts.task, on_progress=on_progress)
-    except exception.XapiTimeout as error:
-        if not error.still_running:
-            if not _joined(master, joiner_uuid):
-                raise
-        else:
-            failure = follow_outlived(joiner, error, method,
-                                      lambda: _joined(master, joiner_uuid),
-                                      timeouts.live)
-    except (exception.XapiUnavailable, exception.XapiError) as error:
-        if not _joined(master, joiner_uuid):
-            raise
-        failure = error
-        LOG.warning('%s on host %s reported %s, but the master lists the host: '
-                    'the join happened', method, joiner_uuid, error)
+    failure = _join_task(joiner, master, method, (master_address, username, password),
+                         joiner_uuid, timeouts, on_progress)
     if on_phase is not None:
         on_phase('wait until live')
     try:
@@ -220,112 +151,28 @@ def join(joiner, master, master_address, username, password, timeouts,
         raise timed_out from failure
 
 
-def follow_outlived(session, timed_out, method, reached, timeout):
-    """After ``task_timeout``: follow a task xapi cannot cancel to reality.
+def _join_task(joiner, master, method, args, joiner_uuid, timeouts, on_progress):
+    """Run ``Async.<method>`` on the joiner; when it fails, the master's DB decides.
 
-    Join, eject and designate run to their end whatever ``task.cancel``
-    says (``xapi_pool.ml``), so the timeout decides nothing: wait, driven by
-    ``event.from`` and bounded by ``timeout``, until the goal is
-    reached (``reached()`` re-reads the master) or the task has ended, and
-    report what happened.
-
-    :param session: the :class:`XapiSession` that made the task.
-    :param timed_out: the task's :class:`XapiTimeout` (``task_ref`` set).
-    :param reached: callable: True once the operation's goal is real.
-    :param timeout: seconds to follow it (``PoolTimeouts.live``).
-    :returns: ``timed_out`` (kept as context) when the goal was reached.
-    :raises XapiError: the task ended with xapi's error, goal not reached.
-    :raises XapiUnavailable: the task vanished and the goal is not reached
-        (``maybe_applied``).
-    :raises XapiTimeout: still running after the bound: it may still
-        complete (``still_running=True``).
+    :returns: the failure to keep as context (the host joined although the
+        call failed), or None.
+    :raises XapiError, XapiUnavailable, XapiTimeout: the call's failure, and
+        the master does not list the joiner.
     """
-    task_ref = timed_out.task_ref
+    def joined():
+        return membership_mod.joined(master, joiner_uuid)
 
-    def check():
-        if reached():
-            return 'reached', None
-        try:
-            record = session.call('task.get_record', task_ref)
-        except exception.XapiError as error:
-            if error.code in ('HANDLE_INVALID', 'SESSION_INVALID'):
-                return 'gone', None      # NOTE: its xapi restarted
+    try:
+        joiner.call_async(method, *args, timeout=timeouts.task, on_progress=on_progress)
+    except exception.XapiTimeout as error:
+        return outlived.after_timeout(joiner, error, method, joined, timeouts.live)
+    except (exception.XapiUnavailable, exception.XapiError) as error:
+        if not joined():
             raise
-        if record.get('status') in tasks_mod.PENDING:
-            return None
-        return 'ended', record
-
-    LOG.info('Following task %s of %s after its timeout', task_ref, method)
-    try:
-        state, record = session.wait_for(
-            ['task'], check, timeout,
-            'task %s (%s) to end' % (task_ref, method))
-    except exception.XapiTimeout as still:
-        raise exception.XapiTimeout(
-            still.host, still.reason, method=still.method,
-            maybe_applied=still.maybe_applied,
-            task_ref=task_ref, still_running=True) from timed_out
-    if state == 'ended':
-        try:
-            session.call('task.destroy', task_ref)
-        except exception.XenPoolError:
-            pass
-        if record.get('status') == 'cancelled' and not reached():
-            # NOTE: only a task still queued for the pool lock honours our
-            # cancel (helpers.ml): nothing was done.
-            err = exception.XapiTimeout(
-                session.url, 'task %s (%s) did not start in time (queued behind '
-                'another pool operation) and was cancelled' % (task_ref, method),
-                method=method, maybe_applied=False, kind=timed_out.kind)
-            raise err from timed_out
-        try:
-            tasks_mod.outcome(record, task_ref, method, session.url)
-        except exception.XapiError:
-            if not reached():
-                raise
-        return timed_out
-    if state == 'gone' and not reached():
-        raise exception.XapiUnavailable(
-            session.url, 'task %s (%s) lost after its timeout' % (task_ref, method),
-            method=method, maybe_applied=True) from timed_out
-    return timed_out
-
-
-def pending(session, methods):
-    """Whether a task of one of ``methods`` is still pending on ``session``'s xapi.
-
-    xapi names the task of ``Async.<method>`` after the call
-    (``ocaml/xapi/server_helpers.ml``); a join, eject or designate runs to its
-    end once started (``xapi_pool.ml``), so while it is pending its outcome is
-    not known yet.
-
-    XAPI calls (1): ``task.get_all_records``.
-
-    :param methods: e.g. ``("pool.join", "pool.join_force")``.
-    :raises XapiUnavailable, XapiError: from the session.
-    """
-    labels = {'Async.' + m for m in methods}
-    return any(rec.get('name_label') in labels and
-               rec.get('status') in tasks_mod.PENDING
-               for rec in session.call('task.get_all_records').values())
-
-
-def wait_not_pending(session, methods, timeout):
-    """Wait, driven by ``event.from``, until no task of ``methods`` is pending.
-
-    :raises XapiTimeout: still pending after ``timeout`` seconds.
-    """
-    session.wait_for(['task'], lambda: None if pending(session, methods) else True,
-                     timeout, 'the %s task to end' % '/'.join(methods))
-
-
-def _joined(master, joiner_uuid):
-    """Whether the master's DB has the joiner (False when unreadable)."""
-    try:
-        return host_mod.find(master, joiner_uuid) is not None
-    except exception.XenPoolError as error:
-        LOG.warning('Could not re-read the master after a failed join: %s', error)
-        return False
+        LOG.warning('%s on host %s reported %s, but the master lists the host: '
+                    'the join happened', method, joiner_uuid, error)
+        return error
+    return None
 
 
 def wait_until_live(master, host_uuid, timeout, on_wait=None):
@@ -347,12 +194,6 @@ def wait_until_live(master, host_uuid, timeout, on_wait=None):
     return master.wait_for(['host', 'host_metrics'], check,
                            timeout, 'host %s enabled and live' % host_uuid,
                            on_wait=on_wait)
-
-
-def _refs(session):
-    """``(pool_ref, pool_rec, host_recs)`` in 2 round trips."""
-    pool_ref, pool_rec = host_mod.read_pool(session)
-    return pool_ref, pool_rec, session.call('host.get_all_records')
 
 
 def eject(master, host_uuid, timeouts, force=False, on_progress=None):
@@ -384,64 +225,25 @@ def eject(master, host_uuid, timeouts, force=False, on_progress=None):
         there.
     :raises XapiTimeout: the task, or its confirmation, timed out.
     """
-    _, pool_rec, host_recs = _refs(master)
-    host_ref = host_mod.find_ref(host_recs, host_uuid)
+    host_ref = membership_mod.ejectable(master, host_uuid, force)
     if host_ref is None:
-        LOG.info('Host %s is not in the pool of %s: nothing to eject',
-                 host_uuid, master.address)
         return False
-    if host_ref == pool_rec.get('master'):
-        # NOTE: xapi would answer INTERNAL_ERROR ["Xapi_pool.Cannot_eject_master"].
-        raise exception.OperationRefused(
-            'pool.eject', host_uuid,
-            'it is the pool master: designate another master first')
-    if not force:
-        guests = host_mod.resident_guests(master, host_ref)
-        if guests:
-            raise exception.OperationRefused(
-                'pool.eject', host_uuid,
-                'guest VMs are not halted on it (eject would fail, and it wipes '
-                'local SRs): %s' % ', '.join('%s (%s, %s)' % g for g in guests))
     LOG.info('Ejecting host %s from the pool of %s', host_uuid, master.address)
     try:
         master.call_async('pool.eject', host_ref,
                           timeout=timeouts.task, on_progress=on_progress)
     except exception.XapiTimeout as error:
-        if not error.still_running:
-            if not _gone(master, host_uuid):
-                raise
-        else:
-            follow_outlived(master, error, 'pool.eject',
-                            lambda: _gone(master, host_uuid), timeouts.live)
+        outlived.after_timeout(master, error, 'pool.eject',
+                               lambda: membership_mod.gone(master, host_uuid),
+                               timeouts.live)
     except (exception.XapiUnavailable, exception.XapiError) as error:
-        if not _gone(master, host_uuid):
+        if not membership_mod.gone(master, host_uuid):
             raise
         LOG.warning('pool.eject of host %s reported %s, but the host left the '
                     'pool: the eject happened', host_uuid, error)
         return True
-    _confirm_gone(master, host_uuid, timeouts.live)
+    membership_mod.confirm_gone(master, host_uuid, timeouts.live)
     return True
-
-
-def _gone(master, host_uuid):
-    """Whether the master's DB no longer has the host (False when unreadable)."""
-    try:
-        return host_mod.find_ref(master.call('host.get_all_records'), host_uuid) is None
-    except exception.XenPoolError as error:
-        LOG.warning('Could not re-read the master after a failed eject: %s', error)
-        return False
-
-
-def _confirm_gone(master, host_uuid, timeout):
-    """Confirm the host left the master's DB, waiting on events if needed."""
-    if _gone(master, host_uuid):
-        return
-
-    def check():
-        return True if _gone(master, host_uuid) else None
-
-    master.wait_for(['host'], check, timeout,
-                    'host %s gone from the pool' % host_uuid)
 
 
 def designate_new_master(master, host_uuid, timeouts, membership=None):
@@ -471,7 +273,6 @@ def designate_new_master(master, host_uuid, timeouts, membership=None):
     :raises XapiUnavailable: the request never left (``maybe_applied`` unset).
     :raises XapiTimeout: the pool did not settle in time.
     """
-    timeout = timeouts.live
     if membership is None:
         membership = snapshot(master)
     target = membership.host(host_uuid)
@@ -479,75 +280,14 @@ def designate_new_master(master, host_uuid, timeouts, membership=None):
         raise exception.OperationRefused('pool.designate_new_master', host_uuid,
                                          'it is not a member of the pool')
     if membership.master_uuid == host_uuid:
-        # NOTE: nothing designated by us, so the session may legitimately
-        # reach the master under another name (a host name in the URL).
-        settled = _settled(master, membership, host_uuid, same_address=False)
-        if settled is not None:
-            LOG.info('Host %s already is the master: nothing to designate', host_uuid)
-            return settled
-        return _wait_settled(master, host_uuid, timeout, None, same_address=False)
+        return settle.settled_already(master, membership, host_uuid, timeouts.live)
     if not (target.enabled and target.live):
         raise exception.OperationRefused('pool.designate_new_master', host_uuid,
                                          'it is not enabled and live')
     LOG.info('Designating host %s as the master of pool %s', host_uuid,
              membership.pool_uuid)
-    failure = None
-    try:
-        master.call('pool.designate_new_master', target.ref)
-    except exception.XapiUnavailable as error:
-        # NOTE: the call may have been applied: every xapi restarts and the
-        # connection can drop before the answer. Let the settle wait decide.
-        if not error.maybe_applied:
-            raise
-        failure = error
-    except exception.XapiError as error:
-        if not _designated(master, host_uuid):
-            raise
-        failure = error
-    if failure is not None:
-        LOG.warning('pool.designate_new_master of host %s reported %s; '
-                    'waiting for the pool to settle', host_uuid, failure)
-    return _wait_settled(master, host_uuid, timeout, failure)
-
-
-def _designated(master, host_uuid):
-    """Whether the pool's master already is ``host_uuid``.
-
-    NOTE: an unreadable pool counts as "maybe": the pool is restarting, which
-    only happens when the designation went ahead.
-    """
-    try:
-        return snapshot(master).master_uuid == host_uuid
-    except exception.XapiUnavailable:
-        return True
-    except exception.XenPoolError:
-        return False
-
-
-def _settled(master, membership, host_uuid, same_address=True):
-    """``membership`` when it shows a settled pool under ``host_uuid``."""
-    new = membership.master
-    if membership.master_uuid != host_uuid or new is None:
-        return None
-    # NOTE: the old master may answer from its stale DB until it restarts;
-    # only the new master's own answer counts. The session reaches it by the
-    # address HOST_IS_SLAVE carried, which is the new master's host.address.
-    if same_address and master.address != new.address:
-        return None
-    if all(h.enabled and h.live for h in membership.hosts):
-        return membership
-    return None
-
-
-def _wait_settled(master, host_uuid, timeout, failure, same_address=True):
-    def check():
-        return _settled(master, snapshot(master), host_uuid, same_address)
-
-    try:
-        return master.wait_for(['pool', 'host', 'host_metrics'], check, timeout,
-                               'pool settled under master %s' % host_uuid)
-    except exception.XapiTimeout as timed_out:
-        raise timed_out from failure
+    failure = settle.designate(master, target)
+    return settle.wait_settled(master, host_uuid, timeouts.live, failure)
 
 
 def destroy_host(master, host_uuid):
