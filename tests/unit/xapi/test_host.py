@@ -87,3 +87,29 @@ def test_single_pool_refuses_zero_or_many(recs, record_exception_text):
         host.single_pool(recs, address='192.0.2.10')
     record_exception_text(err.value)
     assert err.value.code == 'INTERNAL_ERROR'
+
+
+def _standalone(sess, metrics='OpaqueRef:m1'):
+    recs = {'pool.get_all_records': {'OpaqueRef:p': {'master': 'OpaqueRef:h1'}},
+            'host.get_record': {'uuid': 'h1', 'name_label': 'one', 'address': '192.0.2.10',
+                                'enabled': True, 'metrics': metrics},
+            'host_metrics.get_record': {'live': True}}
+    sess.call.side_effect = lambda method, *args: recs[method]
+
+
+@pytest.mark.parametrize('metrics, live, reads', [
+    ('OpaqueRef:m1', True, ['pool.get_all_records', 'host.get_record',
+                            'host_metrics.get_record']),
+    ('OpaqueRef:NULL', False, ['pool.get_all_records', 'host.get_record']),
+])
+def test_this_host_is_the_standalone_pools_master(sess, metrics, live, reads):
+    _standalone(sess, metrics)
+    assert host.this_host(sess) == host.HostInfo('OpaqueRef:h1', 'h1', 'one', '192.0.2.10',
+                                                 True, live)
+    assert _calls(sess) == reads
+
+
+def test_this_host_uuid_reads_no_metrics(sess):
+    _standalone(sess)
+    assert host.this_host_uuid(sess) == 'h1'
+    assert _calls(sess) == ['pool.get_all_records', 'host.get_record']

@@ -1,7 +1,9 @@
-"""Pool operations against an autospec'd session over a small fake database.
+"""Pool verbs against an autospec'd session over a small fake database.
 
 The lists of ``session.call`` methods asserted here document the XAPI round
 trips of each operation (an add is preflight + join, a remove is eject).
+The mechanics have their own tests (test_membership, test_outlived,
+test_settle); the cases here go through the verbs.
 """
 
 import copy
@@ -14,7 +16,6 @@ from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import session as xsession
 from xenpool_driver.xapi import timeouts
 
-SETTINGS = xsession.SessionSettings(username='root', password=passwords.PASSWORD)
 TIMEOUTS = timeouts.PoolTimeouts(task=30.0, live=60.0)
 MASTER_ADDR = '192.0.2.10'
 SLAVE_ADDR = '192.0.2.11'
@@ -83,7 +84,6 @@ class FakeXapi(object):
 def make_session(mocker, fake, address):
     s = mocker.create_autospec(xsession.XapiSession, instance=True)
     s.address = address
-    s.settings = SETTINGS
     s.call.side_effect = fake.call
     s.between_events = []  # callables applied one per wait_for round
 
@@ -126,7 +126,7 @@ def joiner(mocker, joiner_fake):
     return make_session(mocker, joiner_fake, JOINER_ADDR)
 
 
-# --- snapshot / this_host / init / clear ---------------------------------------------
+# --- snapshot / init / clear ---------------------------------------------
 
 def test_snapshot_reads_membership_in_three_round_trips(master, master_fake):
     master_fake.set_host('slave', live=False)
@@ -140,13 +140,6 @@ def test_snapshot_reads_membership_in_three_round_trips(master, master_fake):
                                      True, True)
     assert m.host('slave').live is False
     assert m.host('nope') is None
-
-
-def test_this_host_is_the_standalone_pools_master(joiner):
-    info = pool.this_host(joiner)
-    assert info == pool.HostInfo('OpaqueRef:joiner', 'joiner', 'joiner', JOINER_ADDR, True, True)
-    assert calls(joiner) == ['pool.get_all_records', 'host.get_record',
-                             'host_metrics.get_record']
 
 
 @pytest.mark.parametrize('current, wanted, writes', [
@@ -545,10 +538,8 @@ TASK = 'OpaqueRef:task-1'
 
 
 def _outlived(method):
-    err = exception.XapiTimeout(JOINER_ADDR, 'task did not finish in time',
-                                method=method, maybe_applied=True)
-    err.task_ref, err.still_running = TASK, True
-    return err
+    return exception.XapiTimeout(JOINER_ADDR, 'task did not finish in time', method=method,
+                                 maybe_applied=True, task_ref=TASK, still_running=True)
 
 
 def _task(status, error_info=()):
