@@ -12,12 +12,11 @@ import logging
 
 import pytest
 
-from tests import passwords
 from xenpool_driver import exception
+from xenpool_driver.xapi import claim_cas
 from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import session as xsession
 
-SETTINGS = xsession.SessionSettings(username='root', password=passwords.PASSWORD)
 ADDR = '192.0.2.20'
 NOW = 1_000_000.0
 KEY = claims.KEY
@@ -81,7 +80,6 @@ class FakePool(object):
 def make_session(mocker, fake):
     s = mocker.create_autospec(xsession.XapiSession, instance=True)
     s.address = ADDR
-    s.settings = SETTINGS
     s.call.side_effect = fake.call
     return s
 
@@ -114,52 +112,6 @@ def fake():
 @pytest.fixture
 def session(mocker, fake):
     return make_session(mocker, fake)
-
-
-# --- the claim value ------------------------------------------------------------------------
-
-def test_encode_is_compact_sorted_json_and_round_trips():
-    text = MINE.encode()
-    assert text == ('{"aggregate":"agg-a","expires":1000100.0,"intent":"intent-1",'
-                    '"kind":"join","owner":"cli@a"}')
-    assert claims.Claim.decode(text) == MINE
-    assert claims.Claim.decode(FIRST.encode()) == FIRST
-    assert json.loads(FIRST.encode())['expires'] is None
-
-
-@pytest.mark.parametrize('text, error', [
-    ('not json', 'not JSON'),
-    (None, 'not JSON'),
-    ('[1, 2]', 'not a JSON object'),
-    ('{"aggregate": "a", "intent": "i", "kind": "pool"}', 'missing field'),
-    ('{"aggregate": "a", "intent": "i", "owner": "o", "kind": "lease"}', 'kind'),
-    ('{"aggregate": "", "intent": "i", "owner": "o", "kind": "pool"}', 'aggregate'),
-    ('{"aggregate": "a", "intent": 7, "owner": "o", "kind": "pool"}', 'intent'),
-    ('{"aggregate": "a", "intent": "i", "owner": "o", "kind": "join", "expires": "soon"}',
-     'expires'),
-    ('{"aggregate": "a", "intent": "i", "owner": "o", "kind": "join", "expires": true}',
-     'expires'),
-])
-def test_decode_refuses_what_is_not_a_claim(text, error):
-    with pytest.raises(ValueError, match=error):
-        claims.Claim.decode(text)
-
-
-@pytest.mark.parametrize('now, expired', [(NOW + 99, False), (NOW + 100, False),
-                                          (NOW + 100.5, True)])
-def test_a_join_claim_expires_after_its_lease(now, expired):
-    assert MINE.expires == NOW + 100
-    assert MINE.expired(now) is expired
-    assert FIRST.expired(now + 10 ** 9) is False
-
-
-def test_same_operation_ignores_the_owner():
-    other_owner = claims.Claim('agg-a', 'intent-1', 'reconcile@b', 'join', 5.0)
-    assert MINE.same_operation(other_owner)
-    assert not MINE.same_operation(FIRST)          # kind differs
-    assert not MINE.same_operation(None)
-    assert 'owner cli@a' in MINE.describe() and 'expires' in MINE.describe()
-    assert 'no expiry' in FIRST.describe()
 
 
 # --- read ----------------------------------------------------------------------------------
@@ -464,7 +416,7 @@ def test_a_stale_takeover_guard_is_taken_over_too(mocker):
     fake = FakePool(other_config={KEY: stale.encode()})
     session = make_session(mocker, fake)
     # a taker died holding the guard, long ago
-    guard = claims.guard_key(stale.encode())
+    guard = claim_cas.guard_key(stale.encode())
     fake.oc[guard] = json.dumps({'aggregate': 'agg-y', 'intent': 'x', 'owner': 'dead',
                                  'expires': NOW - 1})
     assert claims.claim_joiner(session, MINE, now=NOW) == MINE
@@ -475,7 +427,7 @@ def test_a_live_takeover_guard_refuses_at_once(mocker):
     stale = claims.Claim.join('agg-z', 'dead', 'gone', NOW - 100, 10)
     fake = FakePool(other_config={KEY: stale.encode()})
     session = make_session(mocker, fake)
-    guard = claims.guard_key(stale.encode())
+    guard = claim_cas.guard_key(stale.encode())
     fake.oc[guard] = json.dumps({'aggregate': 'agg-y', 'intent': 'x', 'owner': 'busy',
                                  'expires': NOW + 60})
     with pytest.raises(exception.HostClaimed, match='another actor is taking over.*busy'):
