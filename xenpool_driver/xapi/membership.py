@@ -142,6 +142,8 @@ def ejectable(master, host_uuid, force):
     XAPI calls: ``pool.get_all_records``, ``host.get_all_records``,
     ``VM.get_all_records`` (not when ``force``).
 
+    :param master: :class:`XapiSession` on the pool master.
+    :param force: skip the resident-VM refusal (xapi still refuses).
     :raises OperationRefused: it is the master, or (unless ``force``) guest
         VMs are not halted on it.
     """
