@@ -43,6 +43,25 @@ xenserver_opts = [
                help='Maximum number of concurrent XAPI sessions per host (size '
                     'of the bounded session pool; the XenAPI SDK session is '
                     'not thread-safe, so each concurrent call needs its own).'),
+    cfg.IntOpt('max_redirects',
+               default=3,
+               min=0,
+               help='Most HOST_IS_SLAVE redirects followed for one call (a '
+                    'pool has one master: more than one hop only happens '
+                    'while the master moves). 0: never follow.'),
+    cfg.IntOpt('read_retries',
+               default=3,
+               min=0,
+               help='Retries of a read-only XAPI call (*.get_*, event.from) '
+                    'after connection refused/reset or HOST_STILL_BOOTING, '
+                    'within call_timeout. Calls that change a pool are never '
+                    'retried.'),
+    cfg.IntOpt('login_retries',
+               default=4,
+               min=0,
+               help='Retries of a login after connection refused/reset or '
+                    'HOST_STILL_BOOTING (xapi restarting), within '
+                    'login_timeout.'),
     cfg.BoolOpt('use_join_force',
                 default=False,
                 help='Use pool.join_force instead of pool.join: skips xapi\'s '

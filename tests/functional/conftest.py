@@ -28,7 +28,8 @@ from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import workflow as workflow_mod
 from xenpool_driver.simulator import Lab
-from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import connector as xconnector
+from xenpool_driver.xapi import settings as xsettings
 from tests.reality import (CEILING, MAX_BACKOFF, RealHost, RealPool,  # noqa: F401
                            assert_standalone, lab_host, read_pool)
 
@@ -65,13 +66,8 @@ def make_conf(lab, password=None, **overrides):
 
 
 def make_settings(conf):
-    """The session settings, built explicitly from ``conf``'s values."""
-    x = conf.xenserver
-    return xsession.SessionSettings(
-        username=x.connection_username, password=x.connection_password,
-        login_timeout=x.login_timeout, call_timeout=x.call_timeout,
-        concurrent=x.connection_concurrent, ca_file=x.ca_file,
-        insecure=x.insecure)
+    """The session settings of ``conf`` (as the driver builds them)."""
+    return xsettings.SessionSettings.from_conf(conf)
 
 
 class Env(object):
@@ -87,7 +83,7 @@ class Env(object):
         self.store = store_mod.Store(store_url)
         self.conf = make_conf(lab, password=password, **conf_overrides)
         self.settings = make_settings(self.conf)
-        self.connector = xsession.Connector(self.settings, sleep=sleep)
+        self.connector = xconnector.Connector(self.settings, sleep=sleep)
         spec = lab if isinstance(lab, dict) else lab.describe()
         self.urls = {h['name']: h['url'] for h in spec['hosts']}
         self.workflow = workflow_mod.Workflow(

@@ -29,7 +29,7 @@ from tests import reality
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.simulator import Lab
-from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import connector as xconnector
 
 CONF = nova_conf.CONF
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -94,8 +94,8 @@ def nova_databases(nova_process, monkeypatch):
     """Nova's main and API databases, fresh for each test (nova's fixture)."""
     # NOTE: the lab runs 200 times faster than xapi: so does the driver's
     # patience between reconnects while a host restarts (as in tests/functional).
-    monkeypatch.setattr(xsession, 'Connector',
-                        functools.partial(xsession.Connector, sleep=scaled_sleep))
+    monkeypatch.setattr(xconnector, 'from_conf',
+                        functools.partial(xconnector.from_conf, sleep=scaled_sleep))
     made = [nova_fixtures.Database(), nova_fixtures.Database(database='api')]
     for db in made:
         db.setUp()

@@ -22,7 +22,9 @@ from xenpool_driver import pool_states as ps
 from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import workflow as workflow_mod
 from xenpool_driver.simulator import lab as lab_mod
+from xenpool_driver.xapi import connector as xconnector
 from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import settings as xsettings
 from xenpool_driver.xapi import tasks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -117,8 +119,7 @@ class Driver(object):
 
     def __init__(self, url, username, password, scale, urls, store_url):
         self.conf = make_conf(url, username, password)
-        settings = xsession.SessionSettings.from_conf(self.conf)
-        self.connector = xsession.Connector(settings, sleep=_scaled_sleep(scale))
+        self.connector = xconnector.from_conf(self.conf, sleep=_scaled_sleep(scale))
         self.urls = urls
         self._seen = {}
         self.store = store_mod.Store(store_url)
@@ -174,7 +175,7 @@ def detection(n, scale, latency_ms, seed=1, poll_interval=POLL_INTERVAL,
     rng = random.Random(seed)
     with in_process_lab(1, scale, latency_ms) as lab:
         h = lab.hosts[0]
-        settings = xsession.SessionSettings(
+        settings = xsettings.SessionSettings(
             username=lab.username, password=lab.password, call_timeout=CEILING)
         ours = xsession.XapiSession(h.url, settings, sleep=_scaled_sleep(scale))
         peer = xsession.XapiSession(h.url, settings, sleep=_scaled_sleep(scale))

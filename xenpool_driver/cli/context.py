@@ -14,7 +14,7 @@ from xenpool_driver.aggregates import workflow as workflow_mod
 from xenpool_driver.store import checks as store_checks
 from xenpool_driver.store import conf as store_conf
 from xenpool_driver.store import engine as store_engine
-from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import connector as xconnector
 
 
 class LabFile(object):
@@ -134,8 +134,7 @@ class Context(object):
                 raise exception.XenPoolError(
                     'no xapi password: set [xenserver] connection_password in the '
                     'config file, OS_XENSERVER__CONNECTION_PASSWORD, or use --lab-file')
-            settings = xsession.SessionSettings.from_conf(self.conf)
-            self._connector = xsession.Connector(settings)
+            self._connector = xconnector.from_conf(self.conf)
         return self._connector
 
     @property

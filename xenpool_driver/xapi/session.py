@@ -1,50 +1,45 @@
-"""XAPI session layer over the XenAPI SDK.
+"""A handle on one xapi endpoint: call, and let the recovery policy decide.
 
-A :class:`XapiSession` is a thread-safe handle on one xapi endpoint (one
-host URL, following HOST_IS_SLAVE redirects to the master). Internally it
-keeps a bounded pool of SDK ``XenAPI.Session`` objects (size
-``connection_concurrent``), each with a transport that applies the login and
-call timeouts and the TLS settings. Every XAPI call goes through
-:meth:`XapiSession.call`, the one place where SDK/transport errors are
-translated into :mod:`xenpool_driver.exception` errors and secrets redacted.
+A :class:`XapiSession` is a thread-safe handle on one xapi URL. It keeps a
+bounded pool of SDK ``XenAPI.Session`` objects ("slots", at most
+``connection_concurrent``: the SDK session is not thread-safe), logs each
+in lazily, and sends every XAPI call through :meth:`XapiSession.call` - the
+one place where SDK/transport errors are translated (:mod:`.errors`) and
+where the call's :class:`~.recovery.Plan` decides whether and how it is
+repeated (follow HOST_IS_SLAVE to the master, log in again, back off a
+read-only call).
 
-Collaborators (modules of one concept):
-
-* :mod:`.transport` - socket timeouts, TLS, response bounds, wire counting;
-* :mod:`.errors` - the translation of SDK/socket errors;
-* :mod:`.retry` - the named retry policies (what is safe to repeat);
-* :mod:`.tasks` - awaiting ``Async.*`` tasks through ``event.from``.
+Collaborators (modules of one concept): :mod:`.settings` (what to reach
+xapi with), :mod:`.transport` (sockets, TLS, bounds, wire counts),
+:mod:`.errors` (translation), :mod:`.recovery` (the named policies),
+:mod:`.tasks` (awaiting ``Async.*`` tasks), :mod:`.waits` (waiting for a
+condition), :mod:`.connector` (which handle serves which URL).
 """
 
 import collections
 import contextlib
-import dataclasses
 import functools
 import threading
 import time
-import urllib.parse
 
 import XenAPI
 from oslo_log import log as logging
 
 from xenpool_driver import exception
-from xenpool_driver import redaction
 from xenpool_driver.xapi import errors
-from xenpool_driver.xapi import retry
+from xenpool_driver.xapi import recovery
 from xenpool_driver.xapi import tasks
 from xenpool_driver.xapi import transport as xtransport
+from xenpool_driver.xapi import urls
+from xenpool_driver.xapi import waits
 
 LOG = logging.getLogger(__name__)
-
-#: Most HOST_IS_SLAVE hops followed for one call (a pool has one master:
-#: more than one hop only happens while the master moves).
-MAX_REDIRECTS = 3
 
 #: API version and originator sent at login.
 API_VERSION = '2.0'
 ORIGINATOR = 'xenpool_driver'
 
-LOGIN = 'session.login_with_password'
+LOGIN = recovery.LOGIN
 LOGOUT = 'session.logout'
 EVENT_FROM = 'event.from'
 
@@ -61,91 +56,9 @@ _SDK_PATH = {
 # NOTE: the SDK sends event.from as its alias event_from; count one name.
 _WIRE_ALIASES = {'event_from': EVENT_FROM}
 
-#: Errors after which :meth:`XapiSession.wait_for` reconnects and re-reads
-#: (an xapi restart, or the master moving).
-_RESTART_CODES = (errors.SESSION_INVALID, errors.HOST_STILL_BOOTING,
-                  errors.HOST_IS_SLAVE, 'EVENT_FROM_TOKEN_PARSE_FAILURE',
-                  'EVENTS_LOST')
-
-
-@dataclasses.dataclass(frozen=True)
-class SessionSettings:
-    """Everything needed to reach xapi; built from ``[xenserver]`` options.
-
-    :param username: xapi user.
-    :param password: xapi password (registered with redaction at creation).
-    :param login_timeout: seconds for connect + login.
-    :param call_timeout: seconds for one call's socket.
-    :param concurrent: size of the bounded SDK-session pool per host.
-    :param ca_file: CA bundle for TLS verification (None: system store).
-    :param insecure: disable TLS verification.
-
-    NOTE: how long a pool operation waits is not here: see
-    :class:`~xenpool_driver.xapi.timeouts.PoolTimeouts`.
-    """
-
-    username: str
-    password: str = dataclasses.field(repr=False)
-    login_timeout: float = 10.0
-    call_timeout: float = 60.0
-    concurrent: int = 5
-    ca_file: str | None = None
-    insecure: bool = False
-
-    def __post_init__(self):
-        # NOTE: the one choke point: from here on, every exception text and
-        # redacted log line masks this password.
-        redaction.register_secret(self.password)
-
-    @classmethod
-    def from_conf(cls, conf):
-        """Build from an oslo.config ``ConfigOpts`` with ``[xenserver]`` registered."""
-        group = conf.xenserver
-        return cls(username=group.connection_username,
-                   password=group.connection_password or '',
-                   login_timeout=group.login_timeout,
-                   call_timeout=group.call_timeout,
-                   concurrent=group.connection_concurrent,
-                   ca_file=group.ca_file,
-                   insecure=group.insecure)
-
-
-def url_for_address(template_url, address):
-    """Return ``template_url`` with its host replaced by ``address``.
-
-    Scheme, port and path are kept: ``url_for_address('https://10.0.0.1:8443',
-    '10.0.0.2') == 'https://10.0.0.2:8443'``. Used to reach a master from the
-    address recorded in metadata or carried by HOST_IS_SLAVE. IPv6 addresses
-    are bracketed (``https://[fd00::2]:8443``); user info is never kept.
-    """
-    parts = urllib.parse.urlsplit(template_url)
-    host = address.strip().strip('[]')
-    if ':' in host:
-        host = '[%s]' % host
-    netloc = host if parts.port is None else '%s:%d' % (host, parts.port)
-    return urllib.parse.urlunsplit((parts.scheme or 'https', netloc,
-                                    parts.path, parts.query, parts.fragment))
-
 
 def _default_factory(url, transport):
     return XenAPI.Session(url, transport=transport)
-
-
-class _Redirect(Exception):
-    """HOST_IS_SLAVE: the master is at ``address``."""
-
-    def __init__(self, address, error):
-        super().__init__(address)
-        self.address = address
-        self.error = error
-
-
-class _LoginFailed(Exception):
-    """Login failed after its own retries: the call's policy must not retry."""
-
-    def __init__(self, error):
-        super().__init__(str(error))
-        self.error = error
 
 
 class _Slot(object):
@@ -161,50 +74,14 @@ class _Slot(object):
         self.logged_in = False
 
 
-#: Seconds between two reports of a wait that goes on (see ``on_wait``).
-WAIT_REPORT_INTERVAL = 30.0
-
-
-class _WaitReporter(object):
-    """Tells ``on_wait`` what a wait is waiting for (rate-limited)."""
-
-    def __init__(self, on_wait, what, timeout, clock, url):
-        self.on_wait, self.what, self.timeout = on_wait, what, timeout
-        self.clock, self.url = clock, url
-        self.start = clock()
-        self.last = None      # time of the last report
-        self.down = False     # xapi not answering at the last report
-
-    def tick(self, error):
-        if self.on_wait is None:
-            return
-        now = self.clock()
-        down = error is not None
-        if down == self.down and self.last is not None and \
-                now - self.last < WAIT_REPORT_INTERVAL:
-            return
-        if self.last is None and not down:
-            self.last = now   # NOTE: the first look: nothing to say yet
-            return
-        self.last, self.down = now, down
-        text = 'waiting for %s: %.0f s of %.0f s' % (
-            self.what, now - self.start, self.timeout)
-        if down:
-            text += ' (xapi at %s not answering: %s)' % (
-                self.url, getattr(error, 'reason', None) or error)
-        try:
-            self.on_wait(text)
-        except Exception:  # noqa: BLE001 - NOTE: display must not fail a wait
-            LOG.debug('on_wait callback failed', exc_info=True)
-
-
 class XapiSession(object):
     """A thread-safe handle on one xapi (see module docstring).
 
     :param url: the xapi URL to start from (may be a slave: HOST_IS_SLAVE is
-        followed to ``details[1]``, at login and mid-session; bounded).
-    :param settings: :class:`SessionSettings`.
-    :param sleep: injectable sleep for retry back-off (tests never sleep).
+        followed to ``details[1]``, at login and mid-session; bounded by
+        ``settings.max_redirects``).
+    :param settings: :class:`~.settings.SessionSettings`.
+    :param sleep: injectable sleep for the back-offs (tests never sleep).
     :param clock: injectable monotonic clock.
     :param session_factory: builds an SDK session: ``factory(url, transport)``;
         defaults to ``XenAPI.Session``.
@@ -215,7 +92,7 @@ class XapiSession(object):
     #: URL currently used (after following redirects).
     url = None
 
-    #: The :class:`SessionSettings` this handle was built with.
+    #: The :class:`~.settings.SessionSettings` this handle was built with.
     settings = None
 
     def __init__(self, url, settings, sleep=None, clock=None, session_factory=None):
@@ -225,10 +102,6 @@ class XapiSession(object):
         self._clock = clock or time.monotonic
         self._factory = session_factory or _default_factory
         self._lock = threading.Lock()
-        # NOTE: per thread: is this thread inside wait_for (see _policy)?
-        self._local = threading.local()
-        # NOTE: the SDK session is not thread-safe (one HTTP connection):
-        # one SDK session per concurrent call, at most ``concurrent`` of them.
         self._slots = threading.BoundedSemaphore(settings.concurrent)
         self._idle = []
         self._generation = 0
@@ -245,7 +118,7 @@ class XapiSession(object):
     @property
     def address(self):
         """Host part of :attr:`url` (what xapi calls ``host.address``)."""
-        return urllib.parse.urlsplit(self.url).hostname
+        return urls.host_of(self.url)
 
     @property
     def call_counts(self):
@@ -299,7 +172,7 @@ class XapiSession(object):
     def _repoint(self, address):
         """Re-point the whole handle at ``address`` (the master)."""
         with self._lock:
-            new_url = url_for_address(self.url, address)
+            new_url = urls.url_for_address(self.url, address)
             if new_url == self.url:
                 return
             LOG.info('xapi at %s is a pool member; following HOST_IS_SLAVE '
@@ -322,7 +195,7 @@ class XapiSession(object):
         NOTE: only the method name is ever logged or put in an error - the
         arguments of login and pool.join* carry passwords.
         """
-        reuse = method in (LOGIN, LOGOUT) or retry.is_read_only(method)
+        reuse = method in (LOGIN, LOGOUT) or recovery.is_read_only(method)
         slot.transport.prepare(timeout, reuse_connection=reuse)
         path = _SDK_PATH.get(method, method).split('.')
         LOG.debug('XAPI %s on %s', method, slot.url)
@@ -333,85 +206,57 @@ class XapiSession(object):
                                    slot.transport.request_sent)
             if err is None:
                 raise
-            if errors.is_code(err, errors.HOST_IS_SLAVE) and err.params:
-                raise _Redirect(err.params[0], err) from None
+            if errors.is_code(err, errors.SESSION_INVALID):
+                slot.logged_in = False  # NOTE: a fact, whatever is done next
             raise err from None
         finally:
             self._count(slot, method)
 
     def _login(self, slot):
-        """Log ``slot`` in (lazily), under the ``LOGIN`` retry policy."""
+        """Log ``slot`` in (lazily), under the login's own recovery plan."""
         if slot.logged_in:
             return
         settings = self.settings
         args = (settings.username, settings.password, API_VERSION, ORIGINATOR)
-        try:
-            self._policy(LOGIN).call(
-                lambda: self._send(slot, LOGIN, args, settings.login_timeout),
-                settings, self._sleep, self._clock)
-        except exception.XenPoolError as err:
-            raise _LoginFailed(err) from None
+        recovery.Plan(LOGIN, recovery.policies_for(LOGIN), settings,
+                      self._clock).call(
+            lambda: self._send(slot, LOGIN, args, settings.login_timeout),
+            self._sleep)
         slot.logged_in = True
 
-    def _invoke(self, slot, method, args, timeout):
-        self._login(slot)
-        try:
-            return self._send(slot, method, args, timeout)
-        except exception.XapiError as err:
-            if err.code != errors.SESSION_INVALID:
-                raise
-            # NOTE: the SDK re-logs in by itself on SESSION_INVALID (3 tries);
-            # it only gets here when it gave up: re-login once ourselves. A
-            # call refused with SESSION_INVALID was not executed.
-            LOG.info('Session on %s invalid; logging in again', slot.url)
-            slot.logged_in = False
+    def _once(self, method, args, timeout):
+        with self._checkout() as slot:
             self._login(slot)
             return self._send(slot, method, args, timeout)
 
-    def _policy(self, method):
-        """The retry policy for ``method`` on this thread.
-
-        NOTE: inside :meth:`wait_for` the wait's own loop retries (named
-        policy RESTART_WAIT, until its deadline); a nested retry with its own
-        longer back-off would only delay noticing that xapi is back.
-        """
-        if getattr(self._local, 'waiting', False):
-            return retry.NEVER
-        return retry.LOGIN if method == LOGIN else retry.policy_for(method)
-
     def _call(self, method, args, timeout):
-        policy = self._policy(method)
+        visited = {self.address}
 
-        def once():
-            with self._checkout() as slot:
-                return self._invoke(slot, method, args, timeout)
+        def before_retry(policy, err):
+            if policy.action != 'follow':
+                return  # NOTE: login: the slot is logged out; wait: backed off
+            target = urls.bare(err.params[0])
+            if target in visited:
+                LOG.warning('Not following HOST_IS_SLAVE from %s back to %s '
+                            '(seen %s)', self.url, target, sorted(visited))
+                raise err
+            visited.add(target)
+            self._repoint(target)
 
-        visited = set()
-        for hop in range(MAX_REDIRECTS + 1):
-            visited.add(self.address)
-            try:
-                return policy.call(once, self.settings, self._sleep,
-                                   self._clock)
-            except _LoginFailed as failed:
-                raise failed.error from None
-            except _Redirect as redirect:
-                target = redirect.address.strip().strip('[]')
-                if hop == MAX_REDIRECTS or target in visited:
-                    LOG.warning('Not following HOST_IS_SLAVE from %s to %s '
-                                '(hop %d, seen %s)', self.url, target, hop + 1,
-                                sorted(visited))
-                    raise redirect.error from None
-                self._repoint(target)
+        plan = recovery.Plan(method, recovery.policies_for(method),
+                             self.settings, self._clock, on_retry=before_retry)
+        return plan.call(lambda: self._once(method, args, timeout), self._sleep)
 
     # -- public verbs -----------------------------------------------------
 
     def call(self, method, *args):
         """Call ``method`` (e.g. ``"pool.get_all"``) with the session prepended.
 
-        Read-only methods (``*.get_*``, ``event.from``, ...) are retried on
-        connection refused/reset and HOST_STILL_BOOTING (named tenacity policy);
-        others are never retried. HOST_IS_SLAVE re-points the handle at the
-        master and the call is made there (bounded number of hops).
+        The call's recovery plan (:mod:`.recovery`) decides what is repeated:
+        HOST_IS_SLAVE re-points the handle at the master and the call is made
+        there; SESSION_INVALID logs in again; read-only methods (``*.get_*``,
+        ``event.from``, ...) are retried on connection refused/reset and
+        HOST_STILL_BOOTING; nothing else is repeated.
 
         :returns: the call's value, decoded by the SDK.
         :raises XapiUnavailable: no xapi answered (``maybe_applied`` set when
@@ -446,7 +291,8 @@ class XapiSession(object):
         The event token is taken before the first read of the task. On timeout
         the task is cancelled (``task.cancel``) and :class:`XapiTimeout` raised.
         The task is destroyed once read. ``Async.<method>`` itself is never
-        retried.
+        repeated: when its answer is lost, its task is looked for
+        (:func:`~.tasks.find_lost`) and awaited.
 
         :param timeout: seconds to await the task (the caller's limit, e.g.
             ``PoolTimeouts.task``).
@@ -465,121 +311,33 @@ class XapiSession(object):
             task_ref = self._call('Async.' + method, args,
                                   self.settings.call_timeout)
         except exception.XapiUnavailable as lost:
-            task_ref = self._lost_task(method, lost)
+            task_ref = tasks.find_lost(self, method, lost)
             if task_ref is None:
                 raise
         return tasks.await_task(self, task_ref, method, deadline, self._clock,
                                 on_progress)
 
-    def _lost_task(self, method, error):
-        """The task of an ``Async.<method>`` whose answer was lost, or None.
-
-        NOTE: a connection dropped after the request was sent may hide a
-        task that is running: re-reading reality at once would see the goal
-        not reached yet, and the task would reach it later, unseen. Never
-        repeat the call: find the task (xapi names it ``Async.<method>``)
-        and await it like any other. Only one unfinished candidate counts.
-        """
-        if not error.maybe_applied:
-            return None
-        try:
-            records = self.call('task.get_all_records')
-        except exception.XenPoolError as exc:
-            LOG.info('Cannot look for the task of Async.%s on %s: %s',
-                     method, self.url, exc)
-            return None
-        found = [ref for ref, rec in records.items()
-                 if rec.get('name_label') == 'Async.' + method and
-                 rec.get('status') in tasks.PENDING + ('success', 'failure')]
-        if len(found) != 1:
-            return None
-        LOG.warning('Answer of Async.%s on %s lost (%s); awaiting its task %s',
-                    method, self.url, error, found[0])
-        return found[0]
-
     def wait_for(self, classes, check, timeout, what, on_wait=None):
         """Wait, driven by ``event.from``, until ``check()`` returns non-None.
 
-        Takes an event token first, then evaluates ``check()`` (which may make
-        calls on this session), then evaluates it again after each batch of
-        events on ``classes`` until it returns something other than None.
-        Survives an xapi restart (connection refused, HOST_STILL_BOOTING,
-        SESSION_INVALID, HOST_IS_SLAVE) by re-connecting and re-reading.
+        See :func:`.waits.wait_for` (this handle's sleep and clock).
 
-        :param classes: XAPI class names, e.g. ``["host", "host_metrics"]``.
-        :param check: callable returning None (not yet) or the result.
-        :param timeout: seconds.
-        :param what: description for the timeout error.
         :param on_wait: optional callable ``(text)`` told what is awaited and
-            for how long: when xapi stops answering, when it answers again,
-            and every :data:`WAIT_REPORT_INTERVAL` seconds of a long wait.
+            for how long (see :class:`.waits.WaitReporter`).
         :returns: what ``check()`` returned.
         :raises XapiTimeout: not reached within ``timeout``.
         :raises XapiError: ``check()`` or xapi raised a non-restart error.
-        :raises XapiProtocolError: a non-XAPI answer (not retried).
         """
-        was_waiting = getattr(self._local, 'waiting', False)
-        self._local.waiting = True
-        try:
-            return self._wait_for(classes, check, timeout, what,
-                                  _WaitReporter(on_wait, what, timeout,
-                                                self._clock, self.url))
-        finally:
-            self._local.waiting = was_waiting
-
-    def _wait_for(self, classes, check, timeout, what, reporter):
-        deadline = self._clock() + timeout
-        token = None
-        failures = 0
-        last = None
-        while True:
-            try:
-                if token is None:
-                    # NOTE: token first, then read: nothing can change unseen
-                    # between check() and the next event.from.
-                    token = self.event_from(classes, '', 0.0)['token']
-                result = check()
-                if result is not None:
-                    return result
-                reporter.tick(None)
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    break
-                token = self.event_from(
-                    classes, token,
-                    min(remaining, tasks.EVENT_WAIT_SLICE))['token']
-                failures = 0
-            except exception.XenPoolError as err:
-                if not self._is_restart(err):
-                    raise
-                LOG.info('Waiting for %s on %s: xapi not ready (%s); '
-                         'reconnecting', what, self.url, err)
-                last, token = err, None
-                reporter.tick(err)
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    break
-                self._sleep(min(retry.RESTART_WAIT.backoff(failures), remaining))
-                failures += 1
-        reason = 'timed out after %.1fs waiting for %s' % (timeout, what)
-        if last is not None:
-            reason += ' (last error: %s)' % last
-        raise exception.XapiTimeout(self.url, reason)
-
-    @staticmethod
-    def _is_restart(err):
-        if isinstance(err, exception.XapiProtocolError):
-            return False
-        if isinstance(err, exception.XapiUnavailable):
-            return errors.kind_of(err) != errors.TLS
-        return errors.is_code(err, *_RESTART_CODES)
+        return waits.wait_for(self, classes, check, timeout, what,
+                              on_wait=on_wait, sleep=self._sleep,
+                              clock=self._clock)
 
     def _logout(self, slot):
         if not slot.logged_in:
             return
         try:
             self._send(slot, LOGOUT, (), self.settings.login_timeout)
-        except (exception.XenPoolError, _Redirect) as exc:
+        except exception.XenPoolError as exc:
             LOG.debug('Logout from %s failed: %s', slot.url, exc)
         finally:
             slot.logged_in = False
@@ -592,65 +350,3 @@ class XapiSession(object):
             idle, self._idle = self._idle, []
         for slot in idle:
             self._logout(slot)
-
-
-class Connector(object):
-    """Hands out one :class:`XapiSession` per URL (cached), from settings.
-
-    A handle that followed HOST_IS_SLAVE now serves its master's URL: it is
-    filed under that URL, and the URL it came from gets a fresh handle on the
-    next :meth:`get`. NOTE: the host behind the old URL may be a standalone
-    master again (an ejected former master); a handle stuck on the pool's
-    master would answer for it.
-
-    :param settings: :class:`SessionSettings`.
-    """
-
-    def __init__(self, settings, sleep=None, clock=None, session_factory=None):
-        self.settings = settings
-        self._kwargs = dict(sleep=sleep, clock=clock,
-                            session_factory=session_factory)
-        self._lock = threading.Lock()
-        self._sessions = {}
-        self._retired = []
-
-    def get(self, url):
-        """Return the :class:`XapiSession` for ``url`` (created on demand).
-
-        Post: the handle returned was created for ``url`` or re-pointed to it.
-        """
-        with self._lock:
-            self._refile()
-            session = self._sessions.get(url)
-            if session is None:
-                session = XapiSession(url, self.settings, **self._kwargs)
-                self._sessions[url] = session
-            return session
-
-    def _refile(self):
-        """File each handle that followed a redirect under its new URL."""
-        for key, session in list(self._sessions.items()):
-            if session.url != key:
-                del self._sessions[key]
-                # NOTE: it logged in at its new URL after the move, while a
-                # handle already there has sessions from before (a master
-                # change restarts every xapi): it takes over; the other is
-                # retired (closed at close(), still usable by its holders).
-                previous = self._sessions.get(session.url)
-                self._sessions[session.url] = session
-                if previous is not None and previous is not session:
-                    self._retired.append(previous)
-
-    def handles(self):
-        """Every handle handed out and not closed (for call counts)."""
-        with self._lock:
-            return list({id(s): s for s in list(self._sessions.values())
-                         + self._retired}.values())
-
-    def close(self):
-        """Close every session handed out."""
-        sessions = self.handles()
-        with self._lock:
-            self._sessions, self._retired = {}, []
-        for session in sessions:
-            session.close()

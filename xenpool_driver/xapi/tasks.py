@@ -237,3 +237,37 @@ def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
         raise err from None
     _best_effort(xs, 'task.destroy', task_ref)
     return outcome(record, task_ref, method, xs.url)
+
+
+def find_lost(xs, method, error):
+    """The task of an ``Async.<method>`` whose answer was lost, or None.
+
+    NOTE: a connection dropped after the request was sent may hide a task
+    that is running: re-reading reality at once would see the goal not
+    reached yet, and the task would reach it later, unseen. Never repeat the
+    call: find the task (xapi names it ``Async.<method>``) and await it like
+    any other. Only one unfinished candidate counts.
+
+    :param xs: the :class:`~xenpool_driver.xapi.session.XapiSession` the
+        call was made on.
+    :param method: the synchronous method name, e.g. ``pool.join``.
+    :param error: the :class:`XapiUnavailable` the call raised.
+    :returns: the task's ref, or None (not sent, unreadable, not found, or
+        not alone).
+    """
+    if not error.maybe_applied:
+        return None
+    try:
+        records = xs.call('task.get_all_records')
+    except exception.XenPoolError as exc:
+        LOG.info('Cannot look for the task of Async.%s on %s: %s',
+                 method, xs.url, exc)
+        return None
+    found = [ref for ref, rec in records.items()
+             if rec.get('name_label') == 'Async.' + method and
+             rec.get('status') in PENDING + ('success', 'failure')]
+    if len(found) != 1:
+        return None
+    LOG.warning('Answer of Async.%s on %s lost (%s); awaiting its task %s',
+                method, xs.url, error, found[0])
+    return found[0]

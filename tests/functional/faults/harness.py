@@ -18,7 +18,7 @@ from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import driver as driver_mod
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
-from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import connector as xconnector
 
 #: 1 xapi second lasts this long in the tests' labs.
 TIME_SCALE = 0.004
@@ -60,8 +60,7 @@ def make_driver(lab_info, conf=None, aggregates=None, clock=None, **overrides):
     """
     conf = conf or make_conf(lab_info, **overrides)
     urls = {h['name']: h['url'] for h in lab_info['hosts']}
-    connector = xsession.Connector(xsession.SessionSettings.from_conf(conf),
-                                   sleep=fast_sleep)
+    connector = xconnector.from_conf(conf, sleep=fast_sleep)
     return driver_mod.XenPoolDriver(conf=conf, connector=connector,
                                     host_locator=urls.get,
                                     aggregates=aggregates, clock=clock)

@@ -2,102 +2,14 @@
 
 import threading
 import xmlrpc.client
-from unittest import mock
 
 import pytest
 import XenAPI
-from oslo_config import cfg
 
 from tests import passwords
-from xenpool_driver import conf as xconf
+from tests.unit.xapi.fakes import A, B, Clock, FakeXapi, settings
 from xenpool_driver import exception
-from xenpool_driver.xapi import session as xsession
-from xenpool_driver.xapi.session import SessionSettings, XapiSession, url_for_address
-
-A = 'https://192.0.2.1'
-B = 'https://192.0.2.2'
-
-
-class Clock:
-    """Injected clock + sleep: time only moves when told to."""
-
-    def __init__(self):
-        self.now = 0.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-class _Dispatcher:
-    def __init__(self, fake, url, transport, name=None):
-        self._fake, self._url, self._transport, self._name = (
-            fake, url, transport, name)
-
-    def __getattr__(self, name):
-        full = name if self._name is None else '%s.%s' % (self._name, name)
-        return _Dispatcher(self._fake, self._url, self._transport, full)
-
-    def __call__(self, *args):
-        return self._fake.dispatch(self._url, self._transport, self._name, args)
-
-
-class FakeXapi:
-    """Scripted xapi behind ``session_factory``.
-
-    ``on(method, *results)``: each call of ``method`` takes the next result
-    (the last one repeats); a result is a value, an exception to raise, or a
-    callable ``f(url, *args)``. ``on_url(url, method, ...)`` scripts one host.
-    """
-
-    def __init__(self):
-        self.scripts = {}
-        self.calls = []       # (url, sdk method path, args, socket timeout)
-        self.sessions = []    # (url, transport, sdk)
-        self.lock = threading.Lock()
-        self.on('login_with_password', None)
-        self.on('session.logout', None)
-
-    def on(self, method, *results):
-        self.scripts[(None, method)] = list(results)
-
-    def on_url(self, url, method, *results):
-        self.scripts[(url, method)] = list(results)
-
-    def factory(self, url, transport):
-        sdk = mock.create_autospec(XenAPI.Session, instance=True)
-        sdk.xenapi = _Dispatcher(self, url, transport)
-        with self.lock:
-            self.sessions.append((url, transport, sdk))
-        return sdk
-
-    def dispatch(self, url, transport, method, args):
-        with self.lock:
-            self.calls.append((url, method, args, transport.timeout))
-            script = self.scripts.get((url, method))
-            if script is None:
-                script = self.scripts.get((None, method))
-            if script is None:
-                raise AssertionError('unscripted call %s' % method)
-            result = script.pop(0) if len(script) > 1 else script[0]
-        if isinstance(result, BaseException):
-            raise result
-        if callable(result):
-            return result(url, *args)
-        return result
-
-    def methods(self, url=None):
-        return [c[1] for c in self.calls if url is None or c[0] == url]
-
-
-def settings(**kw):
-    kw.setdefault('login_timeout', 7.0)
-    kw.setdefault('call_timeout', 11.0)
-    return SessionSettings('root', passwords.PASSWORD, **kw)
+from xenpool_driver.xapi.session import XapiSession
 
 
 @pytest.fixture
@@ -120,46 +32,6 @@ def make(fake, clock):
         handles.append(xs)
         return xs
     yield _make
-
-
-# -- settings ---------------------------------------------------------------
-
-def test_from_conf_reads_every_option():
-    conf = cfg.ConfigOpts()
-    xconf.register_opts(conf)
-    conf([], project='xenpool-test')
-    values = dict(connection_username='admin',
-                  connection_password=passwords.OTHER_PASSWORD,
-                  login_timeout=3.5, call_timeout=4.5,
-                  connection_concurrent=9, ca_file='/etc/ssl/xapi.pem',
-                  insecure=True)
-    for name, value in values.items():
-        conf.set_override(name, value, group='xenserver')
-    s = SessionSettings.from_conf(conf)
-    assert (s.username, s.password, s.login_timeout, s.call_timeout,
-            s.concurrent, s.ca_file, s.insecure) == tuple(values.values())
-    assert passwords.OTHER_PASSWORD not in repr(s)
-
-
-def test_settings_register_password_for_redaction():
-    from xenpool_driver import redaction
-    SessionSettings('root', 'xp-registered-at-creation')
-    assert 'xp-registered-at-creation' not in redaction.redact(
-        'pw=xp-registered-at-creation')
-
-
-@pytest.mark.parametrize('template, address, expected', [
-    ('https://10.0.0.1', '10.0.0.2', 'https://10.0.0.2'),
-    ('https://10.0.0.1:8443', '10.0.0.2', 'https://10.0.0.2:8443'),
-    ('http://127.0.0.1:9001/', '127.0.0.2', 'http://127.0.0.2:9001/'),
-    ('https://10.0.0.1/RPC2', '10.0.0.2', 'https://10.0.0.2/RPC2'),
-    ('https://10.0.0.1:443', 'fd00::2', 'https://[fd00::2]:443'),
-    ('https://[fd00::1]:443/', '[fd00::2]', 'https://[fd00::2]:443/'),
-    ('https://[fd00::1]', '10.0.0.2', 'https://10.0.0.2'),
-    ('https://host-a.example', 'host-b.example', 'https://host-b.example'),
-])
-def test_url_for_address(template, address, expected):
-    assert url_for_address(template, address) == expected
 
 
 def test_address_property():
@@ -288,7 +160,34 @@ def test_redirect_hops_bounded(fake, make):
     with pytest.raises(exception.XapiError) as info:
         xs.call('pool.get_all')
     assert info.value.code == 'HOST_IS_SLAVE'
-    assert len(fake.calls) == xsession.MAX_REDIRECTS + 1
+    assert len(fake.calls) == settings().max_redirects + 1
+
+
+@pytest.mark.parametrize('max_redirects', [0, 1, 5])
+def test_max_redirects_is_the_limit_of_follow_master(fake, make, max_redirects):
+    def next_host(url, *args):
+        last = int(url.rsplit('.', 1)[1])
+        raise XenAPI.Failure(['HOST_IS_SLAVE', '192.0.2.%d' % (last + 1)])
+    fake.on('login_with_password', next_host)
+    with pytest.raises(exception.XapiError, match='HOST_IS_SLAVE'):
+        make(max_redirects=max_redirects).call('pool.get_all')
+    assert len(fake.calls) == max_redirects + 1
+
+
+@pytest.mark.parametrize('read_retries', [0, 2, 6])
+def test_read_retries_is_the_limit_of_retry_read(fake, make, read_retries):
+    fake.on('pool.get_all', ConnectionResetError(104, 'reset'))
+    with pytest.raises(exception.XapiUnavailable):
+        make(read_retries=read_retries, call_timeout=1000.0).call('pool.get_all')
+    assert fake.methods().count('pool.get_all') == read_retries + 1
+
+
+@pytest.mark.parametrize('login_retries', [0, 2, 7])
+def test_login_retries_is_the_limit_of_retry_login(fake, make, login_retries):
+    fake.on('login_with_password', XenAPI.Failure(['HOST_STILL_BOOTING']))
+    with pytest.raises(exception.XapiError, match='HOST_STILL_BOOTING'):
+        make(login_retries=login_retries, login_timeout=1000.0).call('pool.get_all')
+    assert fake.methods() == ['login_with_password'] * (login_retries + 1)
 
 
 # -- retries: only where safe ------------------------------------------------
@@ -421,43 +320,3 @@ def test_close_logs_out_every_pooled_session(fake, make):
     assert fake.methods()[-1] == 'session.logout'
     with pytest.raises(exception.XapiUnavailable):
         xs.call('pool.get_all')
-
-
-def test_connector_caches_per_url(fake, clock):
-    conn = xsession.Connector(settings(), sleep=clock.sleep, clock=clock,
-                              session_factory=fake.factory)
-    assert conn.get(A) is conn.get(A)
-    assert conn.get(A) is not conn.get(B)
-    fake.on('pool.get_all', [])
-    conn.get(A).call('pool.get_all')
-    conn.close()
-    assert fake.methods()[-1] == 'session.logout'
-
-
-def test_connector_files_a_redirected_handle_under_its_new_url(fake, clock):
-    conn = xsession.Connector(settings(), sleep=clock.sleep, clock=clock,
-                              session_factory=fake.factory)
-    fake.on_url(A, 'pool.get_all', XenAPI.Failure(['HOST_IS_SLAVE', '192.0.2.2']))
-    fake.on_url(B, 'pool.get_all', ['OpaqueRef:p'])
-    first = conn.get(A)
-    assert first.call('pool.get_all') == ['OpaqueRef:p']
-    assert first.url == B
-    # the redirected handle now serves B; A (maybe standalone again) starts afresh
-    assert conn.get(B) is first
-    fresh = conn.get(A)
-    assert fresh is not first and fresh.url == A
-    assert {id(h) for h in conn.handles()} == {id(first), id(fresh)}
-    conn.close()
-    assert conn.handles() == []
-
-
-def test_connector_prefers_the_handle_that_followed_the_master(fake, clock):
-    conn = xsession.Connector(settings(), sleep=clock.sleep, clock=clock,
-                              session_factory=fake.factory)
-    older = conn.get(B)  # e.g. opened before a master change restarted xapi
-    fake.on_url(A, 'pool.get_all', XenAPI.Failure(['HOST_IS_SLAVE', '192.0.2.2']))
-    fake.on_url(B, 'pool.get_all', ['OpaqueRef:p'])
-    moved = conn.get(A)
-    moved.call('pool.get_all')
-    assert conn.get(B) is moved
-    assert older in conn.handles()  # retired, closed with the connector

@@ -4,9 +4,8 @@ import pytest
 import XenAPI
 
 from tests import passwords
-from tests.unit.xapi.test_session import A, Clock, FakeXapi, settings
+from tests.unit.xapi.fakes import A, Clock, FakeXapi, settings
 from xenpool_driver import exception
-from xenpool_driver.xapi import retry
 from xenpool_driver.xapi import tasks
 from xenpool_driver.xapi.session import XapiSession
 
@@ -174,94 +173,6 @@ def test_task_deleted_event(fake, xs):
         xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT)
 
 
-# -- wait_for -------------------------------------------------------------
-
-def test_wait_for_token_before_check_and_result(fake, xs):
-    fake.on('event_from', {'token': 't1', 'events': []},
-            {'token': 't2', 'events': [{}]})
-    order = []
-    results = iter([None, 'done'])
-
-    def check():
-        order.append(('check', len(fake.calls)))
-        return next(results)
-    assert xs.wait_for(['host'], check, 50.0, 'host live') == 'done'
-    assert [c[1:3] for c in fake.calls if c[1] == 'event_from'] == [
-        ('event_from', (['host'], '', 0.0)),
-        ('event_from', (['host'], 't1', 30.0))]
-    # first check after the token-taking event.from
-    assert fake.methods()[:2] == ['login_with_password', 'event_from']
-
-
-def test_wait_for_survives_restart(fake, xs, clock):
-    # xapi restarts: refused, then still booting, then the session is gone
-    # and the master moved - the wait re-connects and re-takes a token.
-    refused = ConnectionRefusedError(111, 'refused')
-    fake.on_url(A, 'event_from', {'token': 't1', 'events': []},
-                refused, refused, refused, refused,
-                XenAPI.Failure(['HOST_STILL_BOOTING']),
-                XenAPI.Failure(['HOST_IS_SLAVE', '192.0.2.2']))
-    fake.on_url('https://192.0.2.2', 'event_from',
-                {'token': 'u1', 'events': []})
-    checks = iter([None, 'live'])
-    assert xs.wait_for(['host'], lambda: next(checks), 50.0, 'live') == 'live'
-    assert xs.url == 'https://192.0.2.2'
-    tokens = [c[2][1] for c in fake.calls if c[1] == 'event_from']
-    assert tokens[-1] == ''  # a fresh token at the new master
-    assert clock.now < 50.0
-
-
-def test_wait_for_times_out(fake, xs, clock):
-    def wait(url, classes, token, timeout):
-        clock.now += timeout
-        return {'token': 't', 'events': []}
-    fake.on('event_from', wait)
-    with pytest.raises(exception.XapiTimeout) as info:
-        xs.wait_for(['host'], lambda: None, 45.0, 'host h1 live')
-    assert 'host h1 live' in str(info.value)
-    assert clock.now == pytest.approx(45.0)
-
-
-def test_wait_for_restart_until_deadline(fake, xs, clock):
-    fake.on('event_from', ConnectionRefusedError(111, 'refused'))
-    with pytest.raises(exception.XapiTimeout) as info:
-        xs.wait_for(['host'], lambda: None, 20.0, 'pool settled')
-    assert 'refused' in str(info.value)
-    assert clock.now >= 20.0
-
-
-def test_wait_for_propagates_real_errors(fake, xs):
-    fake.on('event_from', {'token': 't1', 'events': []})
-
-    def check():
-        raise exception.XapiError('HOST_OFFLINE', ['OpaqueRef:h'])
-    with pytest.raises(exception.XapiError):
-        xs.wait_for(['host'], check, 10.0, 'x')
-
-
-def test_wait_for_backs_off_by_the_restart_wait_policy(fake, xs, clock, monkeypatch):
-    monkeypatch.setattr(retry, 'RESTART_WAIT',
-                        retry.RetryPolicy('test', 0, wait_initial=7.0, wait_max=7.0))
-    booting = XenAPI.Failure(['HOST_STILL_BOOTING'])
-    fake.on('event_from', booting, booting, {'token': 't1', 'events': []})
-    assert xs.wait_for(['host'], lambda: 'up', 50.0, 'up') == 'up'
-    # NOTE: only the wait's own back-off: no nested read-only retry inside it
-    assert clock.slept == [7.0, 7.0]
-
-
-def test_read_only_calls_outside_a_wait_keep_their_retries(fake, xs, clock):
-    booting = XenAPI.Failure(['HOST_STILL_BOOTING'])
-    fake.on('pool.get_all', booting, ['OpaqueRef:p'])
-    assert xs.call('pool.get_all') == ['OpaqueRef:p']
-    assert clock.slept == [retry.READ_ONLY.backoff(0)]
-
-
-def test_restart_wait_backs_off_briefly():
-    # NOTE: the restart is expected and cannot be seen through events: a long
-    # back-off would only delay noticing the host is back
-    assert [retry.RESTART_WAIT.backoff(i) for i in range(5)] == [0.1, 0.2, 0.25, 0.25, 0.25]
-
-
 @pytest.mark.parametrize('method, kept', [
     ('pool.join', True), ('pool.join_force', True), ('pool.eject', True),
     ('pool.designate_new_master', True), ('host.disable', False)])
@@ -281,32 +192,3 @@ def test_timeout_of_an_uncancellable_task_keeps_it_running(fake, xs, clock, meth
     assert getattr(info.value, 'still_running', False) is kept
     assert getattr(info.value, 'task_ref', None) == (TASK if kept else None)
     assert info.value.maybe_applied is True
-
-
-def test_wait_for_says_what_it_waits_for_when_xapi_stops_answering(fake, xs, clock):
-    refused = ConnectionRefusedError(111, 'refused')
-    fake.on_url(A, 'event_from', {'token': 't1', 'events': []}, refused, refused,
-                {'token': 't2', 'events': []}, {'token': 't3', 'events': []})
-    told = []
-    checks = iter([None, None, 'live'])
-    assert xs.wait_for(['host'], lambda: next(checks), 50.0, 'host X enabled and live',
-                       on_wait=told.append) == 'live'
-    # NOTE: said once when xapi stopped answering, once when it was back
-    assert len(told) == 2, told
-    assert told[0].startswith('waiting for host X enabled and live: ')
-    assert 'of 50 s' in told[0] and 'not answering' in told[0] and A in told[0]
-    assert 'not answering' not in told[1]
-
-
-def test_wait_for_reports_a_long_wait_every_interval(fake, xs, clock):
-    def wait(url, classes, token, timeout):
-        clock.now += timeout
-        return {'token': 't', 'events': []}
-    fake.on_url(A, 'event_from', wait)
-    told = []
-    with pytest.raises(exception.XapiTimeout):
-        xs.wait_for(['host'], lambda: None, 100.0, 'the join task',
-                    on_wait=told.append)
-    # 100 s in 30 s slices: reported at 30, 60 and 90 s, never silent for long
-    assert [t.split(': ')[1] for t in told] == ['30 s of 100 s', '60 s of 100 s',
-                                                 '90 s of 100 s']

@@ -16,7 +16,8 @@ from tests import passwords
 from xenpool_driver import exception
 from xenpool_driver.simulator import tls as sim_tls
 from xenpool_driver.xapi import errors, transport
-from xenpool_driver.xapi.session import SessionSettings, XapiSession
+from xenpool_driver.xapi.session import XapiSession
+from xenpool_driver.xapi.settings import SessionSettings
 
 OK_LOGIN = {'Status': 'Success', 'Value': 'OpaqueRef:session'}
 
