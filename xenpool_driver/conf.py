@@ -125,6 +125,37 @@ def register_opts(conf):
     conf.register_opts(xenserver_opts, group=xenserver_group.name)
 
 
+def build(xenserver=None, registrars=(), argv=(), config_files=(), prog=None):
+    """A private, parsed ``ConfigOpts``: the one configuration builder.
+
+    The command, the demo, the driver's snapshot, the tests and the bench all
+    build their configuration here, so that each gets the same groups, the
+    same parsing and no global state.
+
+    :param xenserver: ``{option: value}`` set on ``[xenserver]`` after
+        parsing (overrides: what the caller decided, above any file).
+    :param registrars: callables ``register(conf)`` for further groups and
+        command-line options (e.g. ``store.conf.register_opts``), run after
+        ``[xenserver]`` is registered and before parsing.
+    :param argv: command-line arguments to parse.
+    :param config_files: config files to read (none by default: nothing is
+        read from the machine unless asked).
+    :param prog: the program name for usage messages.
+    :returns: the new ``ConfigOpts``.
+    :raises SystemExit: ``argv`` is not a valid command line (oslo.config).
+    :raises cfg.Error: a config file or a value cannot be used.
+    """
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    for register in registrars:
+        register(conf)
+    conf(list(argv), project='xenpool', prog=prog,
+         default_config_files=list(config_files), default_config_dirs=[])
+    for name, value in (xenserver or {}).items():
+        conf.set_override(name, value, xenserver_group.name)
+    return conf
+
+
 def snapshot(conf):
     """A private ``ConfigOpts`` holding ``conf``'s current ``[xenserver]`` values.
 
@@ -135,15 +166,5 @@ def snapshot(conf):
     :param conf: a parsed ``ConfigOpts`` with ``[xenserver]`` registered.
     :returns: a new ``ConfigOpts`` with the same ``[xenserver]`` values.
     """
-    copy = cfg.ConfigOpts()
-    register_opts(copy)
-    copy([], project='xenpool', default_config_files=[],
-         default_config_dirs=[])
-    for opt in xenserver_opts:
-        copy.set_override(opt.dest, getattr(conf.xenserver, opt.dest),
-                          xenserver_group.name)
-    return copy
-
-
-CONF = cfg.CONF
-register_opts(CONF)
+    return build(xenserver={opt.dest: getattr(conf.xenserver, opt.dest)
+                            for opt in xenserver_opts})

@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 
-from oslo_config import cfg
 
 from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import pool_states as ps
@@ -51,10 +50,7 @@ def main(argv=None):
             lab_mod.Lab(hosts=args.hosts, time_scale=args.time_scale, tls=args.tls) as lab:
         out.write('lab: %d simulated hosts on %s (time scale %g)\n' % (
             len(lab.hosts), ', '.join(h.url for h in lab.hosts), args.time_scale))
-        conf = cfg.ConfigOpts()
-        xenpool_conf.register_opts(conf)
-        store_conf.register_opts(conf)
-        conf([], project='xenpool', default_config_files=[])
+        conf = xenpool_conf.build(registrars=[store_conf.register_opts])
         ctx = context_mod.Context(
             conf, lab=context_mod.LabFile(lab.describe()),
             store_url='sqlite:///' + os.path.join(tmp, 'aggregates.sqlite'),

@@ -40,9 +40,14 @@ class XenPoolComputeDriver(nova_driver.ComputeDriver):
 
     def __init__(self, virtapi, read_only=False, pool_driver=None):
         super().__init__(virtapi)
-        self.pool = pool_driver or xenpool_driver.XenPoolDriver(
-            virtapi, conf=xenpool_conf.snapshot(CONF),
-            aggregates=nova_aggregates.pool_aggregates)
+        if pool_driver is None:
+            # NOTE: explicit, as Nova's own drivers register theirs: nothing
+            # of ours registers an option by being imported.
+            xenpool_conf.register_opts(CONF)
+            pool_driver = xenpool_driver.XenPoolDriver(
+                virtapi, conf=xenpool_conf.snapshot(CONF),
+                aggregates=nova_aggregates.pool_aggregates)
+        self.pool = pool_driver
         # NOTE: Nova names this compute host before init_host is called
         self.pool.set_own_host(CONF.host)
         # NOTE: a Nova Aggregate has no compare-and-set; within this service
