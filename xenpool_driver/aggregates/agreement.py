@@ -57,13 +57,36 @@ def compare(name, hosts, metadata, members, error=None, now=None):
     :param now: wall-clock seconds, to tell a live lease from an expired one.
     :returns: :class:`Agreement`.
     """
-    out = []
-    state = metadata.get(ps.KEY)
     record = bk.read(metadata)
     recorded = bk.recorded_hosts(metadata)
+    out = _state_differences(metadata.get(ps.KEY), record.intent, recorded, now)
+    unlisted = tuple(sorted(set(recorded) - set(hosts)))
+    unrecorded = tuple(sorted(set(hosts) - set(recorded)))
+    out += ['host %s has a uuid recorded but is not in the host list' % host
+            for host in unlisted]
+    out += ['host %s is in the host list with no uuid recorded' % host
+            for host in unrecorded]
+    unhealthy = []
+    if not recorded:
+        if metadata.get(bk.MASTER_COMPUTE) or record.master_address:
+            out.append('a master is recorded but no host')
+    elif error is not None:
+        out.append('pool not read: %s' % error)
+    elif members is None:
+        out.append('pool not read')
+    else:
+        out += _member_differences(metadata, recorded, members, unhealthy)
+        out += _master_differences(metadata, record, recorded, members)
+        if members.name_label != name:
+            out.append('pool is named %r, not %r' % (members.name_label, name))
+    return Agreement(tuple(out), tuple(unhealthy), unlisted, unrecorded)
+
+
+def _state_differences(state, intent, recorded, now):
+    """The state is ours, nothing is in flight, the state fits the hosts."""
+    out = []
     if state not in ps.ALL_STATES:
         out.append('unknown operational_state %r' % (state,))
-    intent = record.intent
     if intent is not None:
         lease = ''
         if now is not None:
@@ -77,24 +100,13 @@ def compare(name, hosts, metadata, members, error=None, now=None):
         out.append('state is created with %d host(s) recorded' % len(recorded))
     if state in (ps.ACTIVE, ps.ERROR) and not recorded and intent is None:
         out.append('state is %s with no host recorded' % state)
-    unlisted = tuple(sorted(set(recorded) - set(hosts)))
-    unrecorded = tuple(sorted(set(hosts) - set(recorded)))
-    for host in unlisted:
-        out.append('host %s has a uuid recorded but is not in the host list'
-                   % host)
-    for host in unrecorded:
-        out.append('host %s is in the host list with no uuid recorded' % host)
-    if not recorded:
-        if metadata.get(bk.MASTER_COMPUTE) or record.master_address:
-            out.append('a master is recorded but no host')
-        return Agreement(tuple(out), (), unlisted, unrecorded)
-    if error is not None:
-        out.append('pool not read: %s' % error)
-        return Agreement(tuple(out), (), unlisted, unrecorded)
-    if members is None:
-        out.append('pool not read')
-        return Agreement(tuple(out), (), unlisted, unrecorded)
-    unhealthy = []
+    return out
+
+
+def _member_differences(metadata, recorded, members, unhealthy):
+    """Recorded uuids and members are the same hosts; the unhealthy members
+    (recorded, not live or not enabled) are appended to ``unhealthy``."""
+    out = []
     real = {h.uuid: h for h in members.hosts}
     for host, host_uuid in sorted(recorded.items()):
         if host_uuid not in real:
@@ -109,21 +121,24 @@ def compare(name, hosts, metadata, members, error=None, now=None):
             unhealthy.append('host %s is %s' % (
                 bk.host_for_uuid(metadata, host_uuid),
                 'not live' if not info.live else 'disabled'))
+    return out
+
+
+def _master_differences(metadata, record, recorded, members):
+    """``master_compute`` and the master address are the real master's."""
     master = members.master
-    named = metadata.get(bk.MASTER_COMPUTE)
     if master is None:
-        out.append('the pool reports no master')
-    else:
-        if recorded.get(named) != master.uuid:
-            out.append('master is %s (%s), metadata says %s' % (
-                bk.host_for_uuid(metadata, master.uuid) or master.uuid,
-                master.address, named))
-        if record.master_address != master.address:
-            out.append('master address is %s, metadata says %s'
-                       % (master.address, record.master_address))
-    if members.name_label != name:
-        out.append('pool is named %r, not %r' % (members.name_label, name))
-    return Agreement(tuple(out), tuple(unhealthy), unlisted, unrecorded)
+        return ['the pool reports no master']
+    out = []
+    named = metadata.get(bk.MASTER_COMPUTE)
+    if recorded.get(named) != master.uuid:
+        out.append('master is %s (%s), metadata says %s' % (
+            bk.host_for_uuid(metadata, master.uuid) or master.uuid,
+            master.address, named))
+    if record.master_address != master.address:
+        out.append('master address is %s, metadata says %s'
+                   % (master.address, record.master_address))
+    return out
 
 
 def unrecorded_member_at(metadata, members, url):
