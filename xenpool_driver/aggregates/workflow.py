@@ -17,6 +17,11 @@ Every operation follows the same contract:
    and re-raise the original exception (XAPI's code and params intact).
 
 Non-pool aggregates are ignored by add and remove.
+
+This module is the facade: it checks, begins and finishes operations. Where
+xapi is comes from :mod:`.locating`; the XAPI steps are :mod:`.adding` and
+:mod:`.removing`; step 4's failure rule is :mod:`.running`; the admin's
+ways out are :mod:`.admin`; the metadata is written by :mod:`.ledger` only.
 """
 
 import contextlib
@@ -27,27 +32,26 @@ import time
 
 from oslo_log import log as logging
 
-from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
-from xenpool_driver.aggregates import agreement
+from xenpool_driver.aggregates import adding
+from xenpool_driver.aggregates import admin
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import ledger
+from xenpool_driver.aggregates import locating
+from xenpool_driver.aggregates import reading
 from xenpool_driver.aggregates import reconcile as reconcile_mod
-from xenpool_driver.xapi import claims
-from xenpool_driver.xapi import pool
-from xenpool_driver.xapi import preflight as xpreflight
-from xenpool_driver.xapi import session as xsession
-from xenpool_driver.xapi import timeouts as xtimeouts
+from xenpool_driver.aggregates import removing
+from xenpool_driver.aggregates import running
 
 LOG = logging.getLogger(__name__)
 
-ADD_ACTION = 'add_to_aggregate'
-REMOVE_ACTION = 'remove_from_aggregate'
-DELETE_ACTION = 'delete_aggregate'
-RESET_ACTION = 'reset_aggregate'
-FORCE_ACTION = 'force_aggregate_state'
-FORGET_ACTION = 'forget_aggregate_host'
+ADD_ACTION = adding.ADD_ACTION
+REMOVE_ACTION = removing.REMOVE_ACTION
+DELETE_ACTION = admin.DELETE_ACTION
+RESET_ACTION = admin.RESET_ACTION
+FORCE_ACTION = admin.FORCE_ACTION
+FORGET_ACTION = admin.FORGET_ACTION
 
 
 def default_owner():
@@ -73,16 +77,15 @@ class Workflow:
         default :func:`default_owner`).
     :param lease_wait: ``wait(seconds) -> bool`` between lease renewals
         (see :class:`.ledger.Renewer`); tests inject it.
+    :ivar locator: the :class:`~.locating.XapiLocator` (where xapi is).
     :ivar progress: optional callable ``(phase, fraction_or_None)`` told of
         each phase of a long operation and of the XAPI task's progress.
     """
 
     def __init__(self, connector, conf=None, own_host=None, host_locator=None,
                  clock=None, owner=None, lease_wait=None):
-        self._connector = connector
-        self.conf = conf if conf is not None else xenpool_conf.CONF
-        self.own_host = own_host
-        self.host_locator = host_locator
+        self.locator = locating.XapiLocator(connector, conf, own_host,
+                                            host_locator)
         self.clock = clock or time.time
         self.owner = owner or default_owner()
         self.lease_wait = lease_wait
@@ -97,67 +100,40 @@ class Workflow:
                 LOG.debug('Progress callback failed', exc_info=True)
 
     @property
-    def timeouts(self):
-        """The pool operations' :class:`~xenpool_driver.xapi.timeouts.PoolTimeouts`."""
-        return xtimeouts.PoolTimeouts.from_conf(self.conf)
-
-    # -- locating xapi ------------------------------------------------------
+    def xs(self):
+        return self.locator.xs
 
     @property
-    def xs(self):
-        return self.conf.xenserver
+    def own_host(self):
+        """Compute host name whose xapi is ``connection_url`` (settable)."""
+        return self.locator.own_host
+
+    @own_host.setter
+    def own_host(self, host):
+        self.locator.own_host = host
 
     @property
     def connector(self):
-        if callable(self._connector) and not hasattr(self._connector, 'get'):
-            self._connector = self._connector()
-        return self._connector
+        return self.locator.connector
+
+    # NOTE: the locating verbs, for callers that hand the workflow where a
+    # locator is expected (e.g. reconcile.read_pool from ``aggregate show``).
 
     def session_at(self, url):
-        """The cached :class:`XapiSession` for ``url``."""
-        return self.connector.get(url)
-
-    def url_for_address(self, address):
-        """URL of the xapi at ``address`` (scheme/port of connection_url)."""
-        return xsession.url_for_address(self.xs.connection_url, address)
+        """See :meth:`.locating.XapiLocator.session_at`."""
+        return self.locator.session_at(url)
 
     def master_url(self, metadata, record=None):
-        """URL of the pool master: the recorded address, else our own xapi.
-
-        NOTE: without a recorded address (classic nova layout) our own xapi
-        is used; the session layer follows HOST_IS_SLAVE to the master.
-        """
-        record = record or bk.read(metadata)
-        if record.master_address:
-            return self.url_for_address(record.master_address)
-        return self.xs.connection_url
-
-    def host_url(self, aggregate, action, host, slave_info=None):
-        """URL of ``host``'s xapi, without any password passed around.
-
-        :raises InvalidAggregateAction: the host cannot be located.
-        """
-        own = self.xs.connection_url if host == self.own_host else None
-        url = (own or bk.safe_url((slave_info or {}).get('url')) or
-               self.locate(host))
-        if url:
-            return url
-        raise exception.InvalidAggregateAction(
-            action, aggregate.id,
-            'cannot locate the xapi of host %s: pass slave_info with its url '
-            'or configure a host locator' % host)
+        """See :meth:`.locating.XapiLocator.master_url`."""
+        return self.locator.master_url(metadata, record)
 
     def locate(self, host):
-        """xapi URL of compute ``host`` (own host, then the locator), or None."""
-        if host == self.own_host and self.xs.connection_url:
-            return self.xs.connection_url
-        if self.host_locator is not None:
-            return self.host_locator(host) or None
-        return None
+        """See :meth:`.locating.XapiLocator.locate`."""
+        return self.locator.locate(host)
 
     # -- public operations --------------------------------------------------
 
-    def add(self, aggregate, host, slave_info=None):
+    def add(self, aggregate, host, slave_info=None, force=None):
         """Add compute ``host`` to the pool of ``aggregate``.
 
         Pre: ``aggregate`` is a pool aggregate in ``created`` or ``active``;
@@ -172,6 +148,8 @@ class Workflow:
         recorded and the state is ``error``.
 
         :param slave_info: optional dict with ``url`` and ``xenhost_uuid``.
+        :param force: join with ``pool.join_force`` (checked as such by
+            :meth:`preflight`); None: ``[xenserver] use_join_force``.
         :returns: the xenhost uuid, or None for a non-pool aggregate.
         :raises InvalidAggregateAction: refused (state, location, race, a host
             claimed by another aggregate or in another pool).
@@ -189,19 +167,46 @@ class Workflow:
             ledger.follow_host_list(aggregate, {host: recorded})
             return recorded
         state, record = self._check(aggregate, ps.OP_ADD, ADD_ACTION)
-        url = self.host_url(aggregate, ADD_ACTION, host, slave_info)
+        url = self.locator.host_url(aggregate, ADD_ACTION, host, slave_info)
         first = not bk.recorded_hosts(aggregate.metadata)
         intent = bk.new_intent(ps.OP_ADD, host, state, self.owner, self.clock(),
                                url=url, host_uuid=(slave_info or {}).get(
                                    'xenhost_uuid'))
         op = self._begin(aggregate, ps.OP_ADD, ADD_ACTION, state, intent)
-        step = self._add_first if first else self._join
+        steps = self._add_steps()
+        force = self._join_force(force)
         with self._renewing(op):
             updates, master_address = self._run(
-                aggregate, op, lambda: step(aggregate, op, record),
-                lambda: self._verify_add(aggregate, op, record, first))
+                aggregate, op,
+                (lambda: steps.first_host(aggregate, op, record)) if first else
+                (lambda: steps.join(aggregate, op, record, force)),
+                lambda: steps.verify(aggregate, op, record, first))
             op.succeed(updates, ps.ACTIVE, master_address)
         return updates[host]
+
+    def preflight(self, aggregate, host, url=None, force=None):
+        """Check ``host`` the way :meth:`add` checks a joiner (read-only).
+
+        The same reads and the same check as the add flow: the joiner's own
+        host record first (its uuid, whether it is a member already), then
+        every mismatch :mod:`xenpool_driver.xapi.preflight` finds against the
+        pool master, with the same ``force``.
+
+        Pre: a pool aggregate with a host recorded. Post: nothing changed.
+
+        :param url: the host's xapi URL; None: located like :meth:`add`.
+        :param force: check for ``pool.join_force``; None: ``[xenserver]
+            use_join_force`` (as :meth:`add` would use).
+        :returns: list of :class:`~xenpool_driver.xapi.preflight.Mismatch`
+            (empty: ``host`` can join).
+        :raises InvalidAggregateAction: not a pool, no master yet, the host
+            is a member already (of this pool or another) or unlocatable.
+        :raises OperationRefused: the joiner is not the host it says it is.
+        :raises XapiError: xapi answered an error (code, params).
+        :raises XapiUnavailable: no xapi answered.
+        """
+        return self._add_steps().preflight(aggregate, host, url,
+                                           self._join_force(force))
 
     def remove(self, aggregate, host, force=False, dead=False):
         """Remove compute ``host`` from the pool of ``aggregate``.
@@ -230,12 +235,12 @@ class Workflow:
             LOG.debug('Aggregate %s is not a pool: remove ignored',
                       aggregate.id)
             return False
-        host_uuid = bk.recorded_hosts(aggregate.metadata).get(host)
+        steps = removing.RemoveSteps(self.locator, self._report)
+        host_uuid = (bk.recorded_hosts(aggregate.metadata).get(host) or
+                     steps.unrecorded_member(aggregate, host))
         if not host_uuid:
-            host_uuid = self._unrecorded_member(aggregate, host)
-            if not host_uuid:
-                self._forget_non_member(aggregate, host)
-                return False
+            self._forget_non_member(aggregate, host)
+            return False
         state, record = self._check(aggregate, ps.OP_REMOVE, REMOVE_ACTION)
         is_master = aggregate.metadata.get(bk.MASTER_COMPUTE) == host
         if dead and is_master:
@@ -251,9 +256,9 @@ class Workflow:
         with self._renewing(op):
             updates, master_address = self._run(
                 aggregate, op,
-                lambda: self._remove(aggregate, op, record, is_master, force,
+                lambda: steps.remove(aggregate, op, record, is_master, force,
                                      dead),
-                lambda: self._verify_remove(aggregate, op))
+                lambda: steps.verify(aggregate, op))
             if master_address == '':  # NOTE: the last host left: pool cleared
                 new_state = ps.CREATED
             else:
@@ -267,91 +272,47 @@ class Workflow:
         :raises InvalidAggregateAction: not ``created``, or hosts remain.
         """
         state, _ = self._check(aggregate, ps.OP_DELETE, DELETE_ACTION)
-        if aggregate.hosts or bk.recorded_hosts(aggregate.metadata):
-            raise exception.InvalidAggregateAction(
-                DELETE_ACTION, aggregate.id, 'pool still has hosts')
-        ledger.transition(aggregate, DELETE_ACTION, state, ps.DISMISSED,
-                          bk.updates(bk.Bookkeeping()))
+        admin.dismiss(aggregate, state)
 
     def reset(self, aggregate):
-        """Admin reset: leave ``error`` only when reality agrees.
+        """Admin reset: reconcile, then leave ``error`` if reality agrees.
 
-        Runs :func:`reconcile` first; with no drift the state becomes
-        ``active`` (``created`` when no host is recorded) and the failure count
-        and reason are cleared.
+        See :func:`.admin.reset`.
 
-        :returns: the :class:`~reconcile.ReconcileReport`.
+        :returns: the :class:`~.reconcile.ReconcileReport`.
         :raises InvalidAggregateAction: not in ``error``, or drift remains
             (every drift item listed).
         """
         self._check(aggregate, ps.OP_RESET, RESET_ACTION)
-        report = self.reconcile(aggregate)
-        state = aggregate.metadata.get(ps.KEY)
-        if state != ps.ERROR:
-            # NOTE: reconcile finished an interrupted op; nothing to reset.
-            return report
-        if not report.agreed or report.unhealthy:
-            raise exception.InvalidAggregateAction(
-                RESET_ACTION, aggregate.id,
-                'metadata and pool disagree: %s' % '; '.join(
-                    ([report.error] if report.error else []) + report.drift +
-                    report.unhealthy + [x for x in (report.busy,
-                                                    report.pending) if x]))
-        new = ps.ACTIVE if bk.recorded_hosts(aggregate.metadata) else ps.CREATED
-        record = bk.read(aggregate.metadata).replace(failures=0, counted=None,
-                                                     reason=None)
-        ledger.transition(aggregate, RESET_ACTION, ps.ERROR, new,
-                          {bk.KEY: bk.encode(record)})
-        report.actions.append('reset %s -> %s' % (ps.ERROR, new))
-        report.state_after = new
-        return report
+        return admin.reset(aggregate, self.reconcile(aggregate))
 
     def force_state(self, aggregate, state):
-        """Admin: set ``operational_state`` once reconcile showed reality.
-
-        The way out when nothing else applies (logged as a warning). An
-        operation whose lease is alive is never overridden.
+        """Admin: set ``operational_state``; see :func:`.admin.force_state`.
 
         :raises InvalidAggregateAction: unknown ``state``, ``changing``, or a
             live operation.
         """
-        if state not in ps.ALL_STATES or state == ps.CHANGING:
-            raise exception.InvalidAggregateAction(
-                FORCE_ACTION, aggregate.id,
-                'cannot force state %r: one of %s' % (state, ', '.join(sorted(
-                    ps.ALL_STATES - {ps.CHANGING}))))
-        self._refuse_live_operation(aggregate, FORCE_ACTION)
-        old = aggregate.metadata.get(ps.KEY)
-        record = bk.read(aggregate.metadata).replace(
-            intent=None, counted=None,
-            reason='state forced from %s to %s by %s' % (old, state, self.owner))
-        if state != ps.ERROR:
-            record = record.replace(failures=0)
-        ledger.repair(aggregate, dict(bk.updates(record), **{ps.KEY: state}),
-                      'state forced to %s' % state)
-        LOG.warning('Aggregate %s: operational_state forced from %s to %s by %s',
-                    aggregate.id, old, state, self.owner)
+        admin.force_state(aggregate, state, self.owner, self.clock())
 
     def forget_host(self, aggregate, host):
-        """Admin: drop ``host``'s record and listing, whatever the pool says.
-
-        For a host reconcile showed is not (or no longer) what the metadata
-        says; nothing is asked of xapi. Logged as a warning.
+        """Admin: drop ``host``'s record and listing (no XAPI call); see
+        :func:`.admin.forget_host`.
 
         :raises InvalidAggregateAction: a live operation is in flight.
         """
-        self._refuse_live_operation(aggregate, FORGET_ACTION)
-        updates = {host: None}
-        if aggregate.metadata.get(bk.MASTER_COMPUTE) == host:
-            updates[bk.MASTER_COMPUTE] = None
-        ledger.repair(aggregate, updates, 'host %s forgotten' % host)
-        ledger.follow_host_list(aggregate, updates)
-        LOG.warning('Aggregate %s: host %s forgotten by %s', aggregate.id,
-                    host, self.owner)
+        admin.forget_host(aggregate, host, self.owner, self.clock())
 
     def reconcile(self, aggregate):
         """See :func:`xenpool_driver.aggregates.reconcile.reconcile`."""
-        return reconcile_mod.reconcile(aggregate, self)
+        return reconcile_mod.reconcile(aggregate, self.locator,
+                                       clock=self.clock)
+
+    def membership(self, url):
+        """The pool as the xapi at ``url`` reports it (read-only).
+
+        See :func:`.reading.membership_at`.
+        """
+        return reading.membership_at(self.locator, url)
 
     def record_failure(self, aggregate, host, count=True):
         """Account for a failure reported by the caller (undo hook).
@@ -367,258 +328,22 @@ class Workflow:
         return ledger.count_failure(aggregate, host, count,
                                     self.xs.pool_error_threshold)
 
-    def _refuse_live_operation(self, aggregate, action):
-        intent = bk.read(aggregate.metadata).intent
-        if intent is not None and intent.lease_alive(self.clock()):
-            raise exception.InvalidAggregateAction(
-                action, aggregate.id, 'operation %s of host %s by %s is in '
-                'flight' % (intent.op, intent.host, intent.owner))
+    # -- checking, beginning and running an operation ----------------------------
 
-    def _unrecorded_member(self, aggregate, host):
-        """The uuid of ``host`` when it is a member nobody recorded, or None."""
-        url = self.locate(host)
-        if not url or not bk.recorded_hosts(aggregate.metadata):
-            return None
-        members = pool.snapshot(self.session_at(self.master_url(
-            aggregate.metadata)))
-        info = agreement.unrecorded_member_at(aggregate.metadata, members, url)
-        return info.uuid if info is not None else None
+    def _add_steps(self):
+        return adding.AddSteps(self.locator, self.owner, self.clock,
+                               self._report)
+
+    def _join_force(self, force):
+        """The caller's ``force``; None: ``[xenserver] use_join_force``."""
+        return self.xs.use_join_force if force is None else bool(force)
 
     def _forget_non_member(self, aggregate, host):
         """Remove of a host that is not a member: clean up, succeed."""
-        self._refuse_live_operation(aggregate, REMOVE_ACTION)
+        admin.refuse_live_operation(aggregate, REMOVE_ACTION, self.clock())
         ledger.follow_host_list(aggregate, {host: None})
         LOG.info('Host %s is not a member of aggregate %s: nothing to remove',
                  host, aggregate.id)
-
-    @contextlib.contextmanager
-    def _renewing(self, op):
-        with ledger.Renewer(op, self.xs.lease_renewal_interval,
-                            wait=self.lease_wait):
-            try:
-                yield
-            except KeyboardInterrupt:
-                # NOTE: we stop without knowing the outcome: the intent stays
-                # and its lease ends now, so reconcile may take it over.
-                op.release()
-                raise
-
-    # -- steps ----------------------------------------------------------------
-
-    def _add_first(self, aggregate, op, record):
-        """First host: it becomes master; pool name := aggregate name.
-
-        NOTE: the host must be standalone and unclaimed: its pool's claim
-        (see :mod:`xenpool_driver.xapi.claims`) is taken before anything
-        else changes, so another aggregate can never take over this pool,
-        nor this aggregate another's.
-        """
-        intent = op.intent
-        session = self.session_at(intent.url)
-        info = pool.this_host(session)
-        if session.url != intent.url:
-            # NOTE: this_host followed HOST_IS_SLAVE: the URL is a slave's
-            raise exception.InvalidAggregateAction(
-                ADD_ACTION, aggregate.id,
-                'host %s is a member of the pool mastered by %s: only a '
-                'standalone host can be the first host of an aggregate'
-                % (intent.host, info.address))
-        op.note(host_uuid=info.uuid, phase='claim')
-        op.claim = claims.claim_first_host(
-            session, claims.Claim.pool(self.identity(aggregate), intent.id,
-                                       self.owner), now=self.clock())
-        op.note(phase='init')
-        pool.init_pool(session, aggregate.name)
-        return ({intent.host: info.uuid, bk.MASTER_COMPUTE: intent.host},
-                info.address)
-
-    def identity(self, aggregate):
-        """The aggregate's name in host claims: its uuid, else its name."""
-        return str(getattr(aggregate, 'uuid', None) or aggregate.name)
-
-    def _claim_joiner(self, aggregate, op, joiner):
-        op.note(phase='claim')
-        claim = claims.Claim.join(
-            self.identity(aggregate), op.intent.id, self.owner, self.clock(),
-            self.timeouts.join_lease)
-        op.claim = claims.claim_joiner(joiner, claim, now=self.clock())
-
-    def release_claim(self, aggregate, intent, claim=None):
-        """Best effort: remove the claim ``intent`` made (it did not happen).
-
-        :param claim: the claim held, when known (else rebuilt from the
-            intent: a pool claim for a first host, a join claim otherwise).
-        """
-        url = intent.url or self.locate(intent.host)
-        if not url:
-            return False
-        if claim is None:
-            make = (claims.Claim.pool if not bk.recorded_hosts(
-                aggregate.metadata) else
-                lambda a, i, o: claims.Claim.join(a, i, o, 0.0, 0.0))
-            claim = make(self.identity(aggregate), intent.id, intent.owner)
-        try:
-            return claims.release(self.session_at(url), claim)
-        except exception.XenPoolError as exc:
-            LOG.warning('Claim of %s on host %s not released: %s',
-                        intent.op, intent.host, exc)
-            return False
-
-    def _join(self, aggregate, op, record):
-        intent = op.intent
-        joiner = self.session_at(intent.url)
-        master = self.session_at(self.master_url(aggregate.metadata, record))
-        host_uuid = intent.host_uuid
-        if not host_uuid:
-            info = pool.this_host(joiner)
-            if joiner.url != intent.url:
-                return self._already_member(aggregate, intent, master, info)
-            host_uuid = info.uuid
-            op.note(host_uuid=host_uuid)
-        self._claim_joiner(aggregate, op, joiner)
-        force = self.xs.use_join_force
-        self._report('preflight')
-        mismatches = xpreflight.preflight(joiner, master, force=force,
-                                         joiner_uuid=host_uuid)
-        if mismatches:
-            raise exception.PreflightFailed(ADD_ACTION, aggregate.id,
-                                            intent.host, mismatches)
-        address = record.master_address or master.address
-        op.note(phase='join')
-        pool.join(joiner, master, address, self.xs.connection_username,
-                  self.xs.connection_password, self.timeouts, force=force,
-                  joiner_uuid=host_uuid,
-                  on_progress=lambda f: self._report('join', f),
-                  on_phase=lambda phase: self._live_phase(op, phase),
-                  on_wait=self._report)
-        return {intent.host: host_uuid}, None
-
-    def _already_member(self, aggregate, intent, master, info):
-        """The joiner is a slave: of our pool (record it) or another (refuse).
-
-        NOTE: a join that completed after its caller died leaves exactly
-        this; joining again would be refused by xapi anyway.
-        """
-        members = pool.snapshot(master)
-        if info.uuid == members.master_uuid:
-            member = agreement.unrecorded_member_at(aggregate.metadata, members,
-                                                    intent.url)
-            if member is not None:
-                return {intent.host: member.uuid}, None
-        raise exception.InvalidAggregateAction(
-            ADD_ACTION, aggregate.id,
-            'host %s is a member of the pool mastered by %s: eject it there '
-            'first' % (intent.host, info.address))
-
-    def _live_phase(self, op, phase):
-        op.note(phase='live')
-        self._report(phase)
-
-    def _remove(self, aggregate, op, record, is_master, force, dead=False):
-        intent = op.intent
-        master = self.session_at(self.master_url(aggregate.metadata, record))
-        if dead:
-            self._report('forget dead host')
-            op.note(phase='destroy')
-            pool.destroy_host(master, intent.host_uuid)
-            return {intent.host: None}, None
-        if not is_master:
-            op.note(phase='eject')
-            pool.eject(master, intent.host_uuid, self.timeouts, force=force,
-                       on_progress=lambda f: self._report('eject', f))
-            return {intent.host: None}, None
-        members = pool.snapshot(master)
-        others = [h for h in members.hosts if h.uuid != intent.host_uuid]
-        if not others:
-            op.note(phase='clear')
-            pool.clear_pool(master)
-            self._release_pool_claim(aggregate, master)
-            return ({intent.host: None, bk.MASTER_COMPUTE: None},
-                    '')  # '' clears the recorded master address
-        updates = {intent.host: None}
-        if members.master_uuid == intent.host_uuid:
-            target = self._pick_new_master(aggregate, others)
-            op.note(target_uuid=target.uuid, phase='designate')
-            self._report('designate new master')
-            pool.designate_new_master(master, target.uuid, self.timeouts,
-                                      membership=members)
-        else:
-            # NOTE: the master already moved (e.g. an earlier designate):
-            # never designate again, just follow it.
-            target = members.master
-        name = bk.host_for_uuid(aggregate.metadata, target.uuid)
-        # NOTE: an unrecorded master is left for reconcile to report as drift
-        follow = {bk.MASTER_COMPUTE: name} if name else {}
-        op.note(phase='eject', extra=follow, master_address=target.address)
-        # NOTE: after designate the session followed HOST_IS_SLAVE to the new
-        # master and re-logged in: reuse it (another handle's pooled sessions
-        # died in the restart and would each cost a failed call + a login).
-        new_master = (master if master.address == target.address
-                      else self.session_at(self.url_for_address(target.address)))
-        pool.eject(new_master, intent.host_uuid, self.timeouts, force=force,
-                   on_progress=lambda f: self._report('eject', f))
-        updates.update(follow)
-        return updates, target.address
-
-    def _release_pool_claim(self, aggregate, master):
-        try:
-            claims.release_pool(master, self.identity(aggregate))
-        except exception.XenPoolError as exc:
-            # NOTE: the host stays claimed by this aggregate only: adding it
-            # again works; another aggregate is told who claims it.
-            LOG.warning('Pool claim of aggregate %s not released: %s',
-                        aggregate.id, exc)
-
-    def _pick_new_master(self, aggregate, others):
-        recorded = set(bk.recorded_hosts(aggregate.metadata).values())
-        for candidate in others:
-            if candidate.live and candidate.enabled and \
-                    candidate.uuid in recorded:
-                return candidate
-        raise exception.InvalidAggregateAction(
-            REMOVE_ACTION, aggregate.id,
-            'no live slave recorded in the aggregate can become master')
-
-    # -- verification after a failure ------------------------------------------
-
-    def _verify_add(self, aggregate, op, record, first):
-        """Re-read reality: did the host join although xapi said no?
-
-        :returns: the outcome when the host is a member and live; raises
-            :class:`_JoinedNotLive` when it is a member that is not live.
-        """
-        intent = op.intent
-        if first or not intent.host_uuid or \
-                intent.phase not in ('join', 'live'):
-            return None  # NOTE: nothing reached xapi's join: no read needed
-        master = self.session_at(self.master_url(aggregate.metadata, record))
-        members = pool.snapshot(master)
-        info = members.host(intent.host_uuid)
-        if info is None:
-            return None
-        if not (info.live and info.enabled):
-            raise _JoinedNotLive({intent.host: intent.host_uuid})
-        return {intent.host: intent.host_uuid}, None
-
-    def _verify_remove(self, aggregate, op):
-        """Re-read reality: did the host leave although xapi said no?"""
-        intent = op.intent
-        if not intent.may_have_changed_pool():
-            return None
-        master = self.session_at(self.master_url(aggregate.metadata))
-        members = pool.snapshot(master)
-        if intent.host_uuid in members.uuids:
-            return None
-        name = bk.host_for_uuid(aggregate.metadata, members.master_uuid)
-        updates = {intent.host: None}
-        if not members.hosts or members.master_uuid == intent.host_uuid:
-            return None
-        if members.master is not None and name:
-            updates[bk.MASTER_COMPUTE] = name
-            return updates, members.master.address
-        return updates, None
-
-    # -- metadata plumbing --------------------------------------------------
 
     def _check(self, aggregate, op, action):
         state = aggregate.metadata.get(ps.KEY)
@@ -636,77 +361,19 @@ class Workflow:
             raise exception.InvalidAggregateAction(action, aggregate.id,
                                                    str(exc))
 
-    def _run(self, aggregate, op, step, verify):
-        try:
-            return step()
-        except ledger.LeaseLost:
-            raise
-        except Exception as exc:
+    @contextlib.contextmanager
+    def _renewing(self, op):
+        with ledger.Renewer(op, self.xs.lease_renewal_interval,
+                            wait=self.lease_wait):
             try:
-                reached = None
-                if not isinstance(exc, exception.Refused):
-                    reached = self._safe_verify(aggregate, verify)
-            except _JoinedNotLive as joined:
-                # NOTE: a member (recorded: one truth) that is not live: the
-                # add failed and says so; the state follows the failure rule.
-                op.fail(exc, self.xs.pool_error_threshold, counts=True,
-                        updates=joined.updates)
-                raise exc from None
-            if reached is None:
-                self._undo_claim(aggregate, op)
-                op.fail(exc, self.xs.pool_error_threshold,
-                        counts=_counts(op, exc))
+                yield
+            except KeyboardInterrupt:
+                # NOTE: we stop without knowing the outcome: the intent stays
+                # and its lease ends now, so reconcile may take it over.
+                op.release()
                 raise
-            LOG.warning('%s of host %s to aggregate %s reported %s, but the '
-                        'pool shows it done: success', op.intent.op,
-                        op.intent.host, aggregate.id, exc)
-            return reached
 
-    def _undo_claim(self, aggregate, op):
-        """After a failure: the claim this operation made goes (if any)."""
-        held = getattr(op, 'claim', None)
-        if held is None or held.intent != op.intent.id:
-            return  # NOTE: none, or the aggregate's own pool claim of before
-        self.release_claim(aggregate, op.intent, held)
-
-    @staticmethod
-    def _safe_verify(aggregate, verify):
-        try:
-            return verify()
-        except _JoinedNotLive:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            # NOTE: whatever the re-read raises, the caller gets the original
-            LOG.warning('Could not re-read the pool of aggregate %s: %s',
-                        aggregate.id, exc)
-            return None
-
-
-def _counts(op, exc):
-    """Whether a failure counts towards ``pool_error_threshold``.
-
-    Only failures that may have changed the pool count: not a refusal by our
-    own rule, not one before the first call that changes the pool, and not
-    a login refused or a connection never made on the way to that call
-    (when no earlier step changed anything).
-    """
-    if isinstance(exc, exception.Refused):
-        return False
-    if not op.intent.may_have_changed_pool():
-        return False
-    if op.changed_before:
-        return True
-    if isinstance(exc, exception.XapiError):
-        return exc.code != 'SESSION_AUTHENTICATION_FAILED'
-    if isinstance(exc, exception.XapiUnavailable) and \
-            not isinstance(exc, exception.XapiTimeout):
-        return exc.maybe_applied
-    return True
-
-
-class _JoinedNotLive(Exception):
-    """The host joined but is not live: record it, and fail (never a success)."""
-
-    def __init__(self, updates):
-        super().__init__('joined, not live')
-        self.updates = updates
+    def _run(self, aggregate, op, step, verify):
+        """See :func:`.running.run` (the failure rule of step 4)."""
+        return running.run(aggregate, op, step, verify, self.locator,
+                           self.xs.pool_error_threshold)

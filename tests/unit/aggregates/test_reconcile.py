@@ -10,9 +10,11 @@ from tests.unit.aggregates import fakes
 from tests.unit.aggregates.fakes import conf_fixture, xapi_fixture  # noqa: F401
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
+from xenpool_driver.aggregates import awaiting
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import locating
 from xenpool_driver.aggregates import reconcile as reconcile_mod
-from xenpool_driver.aggregates import workflow as wf
+from xenpool_driver.xapi import pool
 
 UUID = fakes.UUID
 
@@ -39,7 +41,9 @@ def intent(op, host, prev=ps.ACTIVE, with_uuid=True, **kw):
 
 
 def run(conf, xapi, agg):
-    return wf.Workflow(xapi.connector, conf=conf, own_host='c1').reconcile(agg)
+    # NOTE: reconcile needs a locator and clocks, no workflow
+    return reconcile_mod.reconcile(
+        agg, locating.XapiLocator(xapi.connector, conf, own_host='c1'))
 
 
 @pytest.mark.parametrize('with_uuid', [True, False])
@@ -119,13 +123,13 @@ def test_join_task_still_pending_is_awaited_then_decided(conf, xapi, mocker):
     members = itertools.chain([fakes.membership('c1')],
                               itertools.repeat(fakes.membership('c1', 'c2')))
     xapi.ops['snapshot'].side_effect = lambda s: next(members)
-    pending = mocker.patch.object(reconcile_mod.pool, 'pending', autospec=True,
+    pending = mocker.patch.object(pool, 'pending', autospec=True,
                                   return_value=True)
-    wait = mocker.patch.object(reconcile_mod.pool, 'wait_not_pending',
+    wait = mocker.patch.object(pool, 'wait_not_pending',
                                autospec=True)
     report = run(conf, xapi, agg)
     pending.assert_called_once_with(xapi.sessions['https://192.0.2.2'],
-                                    reconcile_mod.JOIN_METHODS)
+                                    awaiting.JOIN_METHODS)
     wait.assert_called_once()
     assert report.actions == ['finished add of host c2']
     assert agg.metadata['c2'] == UUID['c2']
@@ -135,9 +139,9 @@ def test_join_task_pending_past_the_bound_is_reported_unknown(conf, xapi,
                                                               mocker):
     agg = aggregate(intent=intent('add', 'c2', phase='join'))
     xapi.ops['snapshot'].return_value = fakes.membership('c1')
-    mocker.patch.object(reconcile_mod.pool, 'pending', autospec=True,
+    mocker.patch.object(pool, 'pending', autospec=True,
                         return_value=True)
-    mocker.patch.object(reconcile_mod.pool, 'wait_not_pending', autospec=True,
+    mocker.patch.object(pool, 'wait_not_pending', autospec=True,
                         side_effect=exception.XapiTimeout('x', 'still'))
     before = dict(agg.metadata)
     report = run(conf, xapi, agg)
@@ -297,11 +301,26 @@ def test_interrupted_removal_of_the_last_host_follows_the_pool_name(
     assert ('c1' in agg.metadata) is (state == ps.ACTIVE)
 
 
+class _Clock:
+    """A monotonic clock that moves only when a fake session waits."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
 class _DesignateSession:
     """A session on a pool whose designate may be in effect: ``wait_for``
-    evaluates ``check`` until it answers or the (short) timeout passes."""
+    evaluates ``check`` once per event, one event every :attr:`EVENT`
+    seconds of the fake clock, until it answers or its timeout passes.
+    Nothing sleeps: the clock is moved instead."""
 
-    def __init__(self, ops=None):
+    EVENT = 0.5
+
+    def __init__(self, clock, ops=None):
+        self.clock = clock
         self.ops = ops or {}
 
     def call(self, method):
@@ -310,13 +329,17 @@ class _DesignateSession:
 
     def wait_for(self, classes, check, timeout, what):
         assert classes == ['pool', 'host']
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        deadline = self.clock.now + timeout
+        while True:
             result = check()
             if result is not None:
                 return result
-            time.sleep(0.01)
-        raise exception.XapiTimeout('x', what)
+            if self.clock.now >= deadline:
+                raise exception.XapiTimeout('x', what)
+            self.clock.now = min(deadline, self.clock.now + self.EVENT)
+
+
+LIVE = fakes.TIMEOUTS.live     # NOTE: 456 s: a real clock would hang the test
 
 
 def test_designate_awaited_until_the_new_master_has_booted(mocker):
@@ -324,29 +347,56 @@ def test_designate_awaited_until_the_new_master_has_booted(mocker):
     until then the old master still names itself."""
     reads = itertools.chain([fakes.membership('c1', 'c2')] * 3,
                             itertools.repeat(fakes.membership('c1', 'c2', master='c2')))
-    mocker.patch.object(reconcile_mod.pool, 'snapshot', side_effect=lambda s: next(reads))
+    mocker.patch.object(pool, 'snapshot', side_effect=lambda s: next(reads))
     made = intent('remove', 'c1', target_uuid=UUID['c2'], phase='designate')
-    session = _DesignateSession(ops={'OpaqueRef:t': 'designate_new_master'})
-    got = reconcile_mod._await_designate(made, session, fakes.membership('c1', 'c2'), 0.4)
+    clock = _Clock()
+    session = _DesignateSession(clock, ops={'OpaqueRef:t': 'designate_new_master'})
+    got = awaiting.await_designate(made, session, fakes.membership('c1', 'c2'),
+                                   LIVE, monotonic=clock)
     assert got.master_uuid == UUID['c2']
+    assert clock.now == 3 * _DesignateSession.EVENT     # the fourth event
 
 
 def test_designate_not_done_when_the_old_master_outlives_the_fuse(mocker):
     """xapi_pool_transition.ml: a committed designate lights the old master's
     fuse (Xapi_fuse.light_fuse_and_run); still master past it, no designate
     running: it did not happen."""
-    mocker.patch.object(reconcile_mod.pool, 'snapshot',
+    mocker.patch.object(pool, 'snapshot',
                         return_value=fakes.membership('c1', 'c2'))
     made = intent('remove', 'c1', target_uuid=UUID['c2'], phase='designate')
-    got = reconcile_mod._await_designate(made, _DesignateSession(),
-                                         fakes.membership('c1', 'c2'), 0.4)
+    clock = _Clock()
+    got = awaiting.await_designate(made, _DesignateSession(clock),
+                                   fakes.membership('c1', 'c2'), LIVE,
+                                   monotonic=clock)
     assert got.master_uuid == UUID['c1']
+    assert clock.now == awaiting.FUSE_WINDOW    # decided on the fuse, not before
 
 
 def test_designate_running_past_the_bound_is_not_decided(mocker):
-    mocker.patch.object(reconcile_mod.pool, 'snapshot',
+    mocker.patch.object(pool, 'snapshot',
                         return_value=fakes.membership('c1', 'c2'))
     made = intent('remove', 'c1', target_uuid=UUID['c2'], phase='designate')
-    session = _DesignateSession(ops={'OpaqueRef:t': 'designate_new_master'})
-    with pytest.raises(reconcile_mod._Unknown):
-        reconcile_mod._await_designate(made, session, fakes.membership('c1', 'c2'), 0.3)
+    clock = _Clock()
+    session = _DesignateSession(clock, ops={'OpaqueRef:t': 'designate_new_master'})
+    with pytest.raises(awaiting.Unknown):
+        awaiting.await_designate(made, session, fakes.membership('c1', 'c2'),
+                                 LIVE, monotonic=clock)
+    assert clock.now == LIVE
+
+
+def test_reconcile_waits_for_a_designate_on_the_clock_it_is_given(conf, xapi):
+    """The monotonic clock given to reconcile is the one the wait runs on."""
+    agg = aggregate(names=('c1', 'c2'), intent=intent(
+        'remove', 'c1', target_uuid=UUID['c2'], phase='designate'))
+    xapi.ops['snapshot'].return_value = fakes.membership('c1', 'c2')
+    clock = _Clock()
+    fake = _DesignateSession(clock)
+    master = xapi.session('https://192.0.2.1')
+    master.call.side_effect = fake.call
+    master.wait_for.side_effect = fake.wait_for
+    report = reconcile_mod.reconcile(
+        agg, locating.XapiLocator(xapi.connector, conf, own_host='c1'),
+        monotonic=clock)
+    assert clock.now == awaiting.FUSE_WINDOW
+    assert report.actions == [
+        'rolled back remove of host c1 -> active (the host is still a member)']

@@ -162,6 +162,20 @@ def test_join_passes_use_join_force_and_credentials(kind, force, xapi):
         assert passwords.PASSWORD not in json.dumps(stored)
 
 
+@pytest.mark.parametrize('option, force, used', [
+    (False, None, False), (True, None, True),     # None: the option decides
+    (False, True, True), (True, False, False),    # the argument wins
+])
+def test_join_force_argument_overrides_the_option(xapi, option, force, used):
+    conf = fakes.make_conf(use_join_force=option)
+    agg = active(extra_hosts=['c2'])
+    xapi.ops['preflight'].return_value = []
+    flow(conf, xapi).add(agg, 'c2', slave_info=slave_info('c2'), force=force)
+    assert xapi.ops['preflight'].call_args.kwargs['force'] is used
+    assert xapi.ops['join'].call_args.kwargs['force'] is used
+    assert conf.xenserver.use_join_force is option   # no override left behind
+
+
 def test_intent_written_before_first_xapi_call_and_cleared(conf, xapi):
     agg = active(extra_hosts=['c2'])
     seen = []
@@ -228,6 +242,72 @@ def test_preflight_mismatches_all_reported_and_not_counted(conf, xapi):
     assert agg.metadata[ps.KEY] == ps.ACTIVE
     assert failures(agg) == 0 and 'c2' not in agg.metadata
     assert bk.read(agg.metadata).intent is None
+
+
+# -- preflight: the add flow's check, alone ------------------------------------
+
+@pytest.mark.parametrize('option, force, used', [
+    (False, None, False), (True, None, True), (False, True, True)])
+def test_preflight_checks_as_the_join_does(xapi, option, force, used):
+    """The joiner's host read first, its uuid checked, the add's force."""
+    conf = fakes.make_conf(use_join_force=option)
+    agg = active(extra_hosts=['c2'])
+    xapi.ops['this_host'].return_value = fakes.host_info('c2')
+    mismatch = preflight.Mismatch('HOSTS_NOT_HOMOGENEOUS', [], 'cpu')
+    xapi.ops['preflight'].return_value = [mismatch]
+    before = dict(agg.metadata)
+    got = flow(conf, xapi).preflight(agg, 'c2', url='https://192.0.2.2',
+                                     force=force)
+    assert got == [mismatch]
+    joiner, master = xapi.sessions['https://192.0.2.2'], \
+        xapi.sessions['https://192.0.2.1']
+    xapi.ops['this_host'].assert_called_once_with(joiner)
+    xapi.ops['preflight'].assert_called_once_with(joiner, master, force=used,
+                                                  joiner_uuid=UUID['c2'])
+    assert xapi.names == ['this_host', 'preflight']
+    # NOTE: a check changes nothing: no intent, no claim
+    assert agg.metadata == before and agg.history == []
+    assert not xapi.claims['claim_joiner'].called
+
+
+def test_preflight_locates_the_host_like_add(conf, xapi):
+    agg = active(extra_hosts=['c3'])
+    xapi.ops['this_host'].return_value = fakes.host_info('c3')
+    xapi.ops['preflight'].return_value = []
+    locator = {'c3': 'https://192.0.2.3'}.get
+    assert flow(conf, xapi, host_locator=locator).preflight(agg, 'c3') == []
+    assert xapi.calls == [('this_host', 'https://192.0.2.3'),
+                          ('preflight', 'https://192.0.2.3')]
+
+
+@pytest.mark.parametrize('make, host, says', [
+    (lambda: created(), 'c1', 'aggregate pool-a has no master yet'),
+    (lambda: active(names=('c1', 'c2')), 'c2', 'host c2 is a member of pool-a'),
+    (lambda: fakes.FakeAggregate(metadata={}), 'c2', 'not a pool aggregate'),
+    (lambda: active(), 'c3', 'cannot locate the xapi of host c3'),
+], ids=['no-master', 'recorded', 'not-a-pool', 'unlocatable'])
+def test_preflight_refusals_read_nothing(conf, xapi, make, host, says):
+    agg = make()
+    with pytest.raises(exception.InvalidAggregateAction, match=says):
+        flow(conf, xapi).preflight(agg, host)
+    assert xapi.calls == []
+
+
+def test_preflight_of_a_member_of_another_pool_is_refused(conf, xapi):
+    agg = active(extra_hosts=['c2'])
+    xapi.ops['this_host'].return_value = fakes.host_info('c3')
+
+    def followed(url):   # NOTE: the session followed HOST_IS_SLAVE to c3
+        session = xapi.session(url)
+        session.url = 'https://192.0.2.3'
+        return session
+    xapi.connector.get.side_effect = lambda url: (
+        followed(url) if url == 'https://192.0.2.2' else xapi.session(url))
+    xapi.ops['snapshot'].return_value = fakes.membership('c1')
+    with pytest.raises(exception.InvalidAggregateAction,
+                       match='member of the pool mastered by 192.0.2.3'):
+        flow(conf, xapi).preflight(agg, 'c2', url='https://192.0.2.2')
+    assert 'preflight' not in xapi.names
 
 
 def test_join_error_propagates_code_and_params(conf, xapi):

@@ -1,0 +1,229 @@
+"""The add flow's steps: the first host, a joining host, and their claims.
+
+Run by :meth:`.workflow.Workflow.add` once the intent is written (the
+workflow checks the state, begins the operation and accounts for failures);
+each step makes its XAPI calls through :mod:`xenpool_driver.xapi.pool` and
+returns ``(metadata updates, master address or None)``.
+
+* first host: claimed (``kind=pool``), then ``pool.set_name_label``: it
+  becomes the master of a pool named after the aggregate;
+* joining host: its own host record read when its uuid is not known, claimed
+  (``kind=join``), checked (:mod:`xenpool_driver.xapi.preflight`, the same
+  check :meth:`AddSteps.preflight` answers alone), then ``pool.join`` (or
+  ``pool.join_force``) and waited until live.
+"""
+
+from xenpool_driver import exception
+from xenpool_driver import pool_states as ps
+from xenpool_driver.aggregates import agreement
+from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import host_claims
+from xenpool_driver.xapi import claims
+from xenpool_driver.xapi import pool
+from xenpool_driver.xapi import preflight as xpreflight
+
+ADD_ACTION = 'add_to_aggregate'
+PREFLIGHT_ACTION = 'preflight_host'
+
+
+class JoinedNotLive(Exception):
+    """The host joined but is not live: record it, and fail (never a success)."""
+
+    def __init__(self, updates):
+        super().__init__('joined, not live')
+        self.updates = updates
+
+
+class AddSteps:
+    """The XAPI steps of adding a host (one instance per operation).
+
+    :param locator: :class:`~.locating.XapiLocator`.
+    :param owner: who runs the operation (written in the claims).
+    :param clock: wall-clock callable (seconds), for the claims' leases.
+    :param report: ``(phase, fraction=None)`` told of each phase.
+    """
+
+    def __init__(self, locator, owner, clock, report):
+        self.locator = locator
+        self.owner = owner
+        self.clock = clock
+        self.report = report
+
+    # -- the first host ---------------------------------------------------------
+
+    def first_host(self, aggregate, op, record):
+        """First host: it becomes master; pool name := aggregate name.
+
+        NOTE: the host must be standalone and unclaimed: its pool's claim
+        (see :mod:`xenpool_driver.xapi.claims`) is taken before anything
+        else changes, so another aggregate can never take over this pool,
+        nor this aggregate another's.
+        """
+        intent = op.intent
+        session = self.locator.session_at(intent.url)
+        info = pool.this_host(session)
+        if session.url != intent.url:
+            # NOTE: this_host followed HOST_IS_SLAVE: the URL is a slave's
+            raise exception.InvalidAggregateAction(
+                ADD_ACTION, aggregate.id,
+                'host %s is a member of the pool mastered by %s: only a '
+                'standalone host can be the first host of an aggregate'
+                % (intent.host, info.address))
+        op.note(host_uuid=info.uuid, phase='claim')
+        op.claim = claims.claim_first_host(
+            session, claims.Claim.pool(host_claims.identity(aggregate),
+                                       intent.id, self.owner),
+            now=self.clock())
+        op.note(phase='init')
+        pool.init_pool(session, aggregate.name)
+        return ({intent.host: info.uuid, bk.MASTER_COMPUTE: intent.host},
+                info.address)
+
+    # -- a joining host -----------------------------------------------------------
+
+    def join(self, aggregate, op, record, force):
+        """A joining host: read, claimed, checked, joined, live.
+
+        :param force: use ``pool.join_force`` (and skip the one check xapi
+            skips for it).
+        :raises PreflightFailed: the joiner would be refused (every mismatch;
+            nothing sent that changes the pool).
+        """
+        intent = op.intent
+        joiner = self.locator.session_at(intent.url)
+        master = self.locator.session_at(
+            self.locator.master_url(aggregate.metadata, record))
+        host_uuid = intent.host_uuid
+        if not host_uuid:
+            info, member = self.read_joiner(aggregate, ADD_ACTION, intent.host,
+                                            intent.url, joiner, master)
+            if member is not None:
+                return {intent.host: member.uuid}, None
+            host_uuid = info.uuid
+            op.note(host_uuid=host_uuid)
+        self._claim_joiner(aggregate, op, joiner)
+        self.report('preflight')
+        mismatches = self.mismatches(joiner, master, force, host_uuid)
+        if mismatches:
+            raise exception.PreflightFailed(ADD_ACTION, aggregate.id,
+                                            intent.host, mismatches)
+        address = record.master_address or master.address
+        op.note(phase='join')
+        xs = self.locator.xs
+        pool.join(joiner, master, address, xs.connection_username,
+                  xs.connection_password, self.locator.timeouts, force=force,
+                  joiner_uuid=host_uuid,
+                  on_progress=lambda f: self.report('join', f),
+                  on_phase=lambda phase: self._live_phase(op, phase),
+                  on_wait=self.report)
+        return {intent.host: host_uuid}, None
+
+    def read_joiner(self, aggregate, action, host, url, joiner, master):
+        """The joiner's own host record, and whether it is a member already.
+
+        :param joiner: :class:`XapiSession` opened at ``url``.
+        :returns: ``(HostInfo, member)``: ``member`` is the unrecorded member
+            of this aggregate's pool the joiner is (a join that completed after
+            its caller died leaves exactly this), else None.
+        :raises InvalidAggregateAction: the joiner is a member of another
+            pool (joining again would be refused by xapi anyway).
+        """
+        info = pool.this_host(joiner)
+        if joiner.url == url:
+            return info, None
+        # NOTE: this_host followed HOST_IS_SLAVE: the URL is a slave's
+        members = pool.snapshot(master)
+        if info.uuid == members.master_uuid:
+            member = agreement.unrecorded_member_at(aggregate.metadata,
+                                                    members, url)
+            if member is not None:
+                return info, member
+        raise exception.InvalidAggregateAction(
+            action, aggregate.id,
+            'host %s is a member of the pool mastered by %s: eject it there '
+            'first' % (host, info.address))
+
+    @staticmethod
+    def mismatches(joiner, master, force, host_uuid):
+        """Every mismatch xapi would refuse this join for (read-only).
+
+        The one check of a join: :meth:`join` and :meth:`preflight` both ask
+        it, with the same force and the joiner's known uuid.
+
+        :raises OperationRefused: the joiner is not host ``host_uuid``.
+        """
+        return xpreflight.preflight(joiner, master, force=force,
+                                    joiner_uuid=host_uuid)
+
+    def preflight(self, aggregate, host, url, force):
+        """The check :meth:`join` would make for ``host``, and nothing else.
+
+        Pre: ``aggregate`` is a pool aggregate with a host recorded (its
+        master). Post: nothing changed (no claim, no intent).
+
+        :param url: the host's xapi URL, or None to locate it.
+        :param force: as :meth:`join` would be given it.
+        :returns: list of :class:`~xenpool_driver.xapi.preflight.Mismatch`
+            (empty: the join would pass the checks).
+        :raises InvalidAggregateAction: not a pool, no master yet, ``host``
+            is a member already, or it cannot be located.
+        :raises OperationRefused: the joiner is not the host it claims to be.
+        """
+        md = aggregate.metadata
+        reason = None
+        if not ps.is_hv_pool(md):
+            reason = 'not a pool aggregate'
+        elif not bk.recorded_hosts(md):
+            # NOTE: nothing to check against: the first host added becomes master
+            reason = ('aggregate %s has no master yet: the first host added '
+                      'becomes its master, no join is checked' % aggregate.name)
+        elif host in bk.recorded_hosts(md):
+            reason = 'host %s is a member of %s already' % (host, aggregate.name)
+        if reason:
+            raise exception.InvalidAggregateAction(PREFLIGHT_ACTION,
+                                                   aggregate.id, reason)
+        url = self.locator.host_url(aggregate, PREFLIGHT_ACTION, host,
+                                    {'url': url})
+        joiner = self.locator.session_at(url)
+        master = self.locator.session_at(self.locator.master_url(md))
+        info, member = self.read_joiner(aggregate, PREFLIGHT_ACTION, host, url,
+                                        joiner, master)
+        if member is not None:
+            raise exception.InvalidAggregateAction(
+                PREFLIGHT_ACTION, aggregate.id,
+                'host %s is a member of the pool of %s already (not recorded: '
+                'reconcile records it)' % (host, aggregate.name))
+        return self.mismatches(joiner, master, force, info.uuid)
+
+    def _claim_joiner(self, aggregate, op, joiner):
+        op.note(phase='claim')
+        claim = claims.Claim.join(
+            host_claims.identity(aggregate), op.intent.id, self.owner,
+            self.clock(), self.locator.timeouts.join_lease)
+        op.claim = claims.claim_joiner(joiner, claim, now=self.clock())
+
+    def _live_phase(self, op, phase):
+        op.note(phase='live')
+        self.report(phase)
+
+    # -- verification after a failure --------------------------------------------
+
+    def verify(self, aggregate, op, record, first):
+        """Re-read reality: did the host join although xapi said no?
+
+        :returns: the outcome when the host is a member and live, else None.
+        :raises JoinedNotLive: it is a member that is not live.
+        """
+        intent = op.intent
+        if first or not intent.host_uuid or \
+                intent.phase not in ('join', 'live'):
+            return None  # NOTE: nothing reached xapi's join: no read needed
+        master = self.locator.session_at(
+            self.locator.master_url(aggregate.metadata, record))
+        members = pool.snapshot(master)
+        info = members.host(intent.host_uuid)
+        if info is None:
+            return None
+        if not (info.live and info.enabled):
+            raise JoinedNotLive({intent.host: intent.host_uuid})
+        return {intent.host: intent.host_uuid}, None
