@@ -21,8 +21,6 @@ from xenpool_driver.cli import context as context_mod
 from xenpool_driver.cli import progress as progress_mod
 from xenpool_driver.cli import views
 from xenpool_driver.store import conf as store_conf
-from xenpool_driver.xapi import pool
-from xenpool_driver.xapi import preflight as xpreflight
 
 cli_opts = [
     cfg.StrOpt('lab-file', help='Lab file written by "xenpool lab serve": '
@@ -84,6 +82,8 @@ def _add_parsers(subparsers):
     p.add_argument('aggregate', metavar='NAME')
     p.add_argument('host')
     p.add_argument('--url')
+    p.add_argument('--force-join', action='store_true',
+                   help='check as add-host --force-join would (pool.join_force)')
     p.add_argument('--json', action='store_true')
     pl = subparsers.add_parser('pool', help='read a pool straight from xapi')
     psub = pl.add_subparsers(dest='action', required=True)
@@ -168,20 +168,25 @@ def _result(ctx, text):
     sys.stdout.write(text + '\n')
 
 
+def _join_force(args):
+    """``--force-join`` as the workflow's ``force``: None leaves it to
+    ``[xenserver] use_join_force``."""
+    return True if args.force_join else None
+
+
 def cmd_add_host(ctx, args):
     context_mod.check_host_args(args.host, args.url)
     agg = _aggregate(ctx, args.aggregate)
     if args.url:
         ctx.store.set_host_url(args.host, args.url)
-    if args.force_join:
-        ctx.conf.set_override('use_join_force', True, 'xenserver')
     url = ctx.locate(args.host)
     if not url:
         raise exception.XenPoolError(
             'unknown host %s: give --url, or use a lab file naming it' % args.host)
     # NOTE: the workflow lists the host in the store's aggregate once it is
     # a member (and never otherwise): nothing to undo here on failure.
-    ctx.workflow.add(agg, args.host, slave_info={'url': url})
+    ctx.workflow.add(agg, args.host, slave_info={'url': url},
+                     force=_join_force(args))
     _result(ctx, 'added %s to %s: %s' % (args.host, agg.name, agg.metadata.get(ps.KEY)))
     return 0
 
@@ -243,17 +248,13 @@ def cmd_reset(ctx, args):
 def cmd_preflight(ctx, args):
     context_mod.check_host_args(args.host, args.url)
     agg = _aggregate(ctx, args.aggregate)
-    if not agg.metadata.get(bk.MASTER_COMPUTE):
-        # NOTE: nothing to check against: the first host added becomes master
-        raise exception.XenPoolError(
-            'aggregate %s has no master yet: the first host added becomes its '
-            'master, no join is checked' % agg.name)
+    # NOTE: the workflow's own check of a join (the joiner's host read first,
+    # its uuid checked, the same force): what add-host would be refused for.
     url = args.url or ctx.locate(args.host)
     if not url:
         raise exception.XenPoolError('unknown host %s: give --url' % args.host)
-    master = ctx.session(ctx.workflow.master_url(agg.metadata))
-    mismatches = xpreflight.preflight(ctx.session(url), master,
-                                     force=ctx.conf.xenserver.use_join_force)
+    mismatches = ctx.workflow.preflight(agg, args.host, url=url,
+                                        force=_join_force(args))
     data = [{'code': m.code, 'params': m.params, 'reason': m.reason} for m in mismatches]
     text = '\n'.join('%s %s: %s' % (m.code, m.params, m.reason) for m in mismatches)
     _out(args, text or '%s can join %s' % (args.host, agg.name), data)
@@ -262,7 +263,7 @@ def cmd_preflight(ctx, args):
 
 def cmd_pool_show(ctx, args):
     context_mod.check_host_args(url=args.url)
-    members = pool.snapshot(ctx.session(args.url))
+    members = ctx.workflow.membership(args.url)
     data = views.membership_view(members)
     _out(args, views.render_membership(data), data)
     return 0

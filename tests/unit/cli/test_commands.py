@@ -1,11 +1,16 @@
 """Argument parsing and the one-line errors of the ``xenpool`` commands."""
 
+import json
+
 import pytest
 
 from xenpool_driver import exception
+from xenpool_driver.aggregates import workflow as workflow_mod
 from xenpool_driver.cli import commands
 from xenpool_driver.cli import main as cli_main
+from xenpool_driver.xapi import preflight
 from tests import passwords
+from tests.unit.aggregates import fakes
 
 
 def _command(argv):
@@ -135,7 +140,6 @@ def test_create_list_show_without_xapi(tmp_path, capsys):
     assert cli_main.main(store + ['aggregate', 'create', 'p1']) == 1
     capsys.readouterr()
     assert cli_main.main(store + ['aggregate', 'list', '--json']) == 0
-    import json
     rows = json.loads(capsys.readouterr().out)
     assert [(r['name'], r['operational_state']) for r in rows] == [
         ('p1', 'created'), ('plain', None)]
@@ -144,16 +148,58 @@ def test_create_list_show_without_xapi(tmp_path, capsys):
     assert (view['name'], view['consistent'], view['hosts']) == ('p1', True, {})
 
 
-def test_preflight_without_a_master_says_so(mocker):
-    _conf, args = _command(['preflight', 'p1', 'h2'])
+@pytest.mark.parametrize('flags, force', [([], None), (['--force-join'], True)])
+def test_add_host_passes_force_join_as_an_argument(mocker, flags, force):
+    """A per-call flag: the workflow's ``force``, never a config override
+    (None leaves it to [xenserver] use_join_force)."""
+    _conf, args = _command(['aggregate', 'add-host', 'p1', 'h2'] + flags)
     ctx = mocker.Mock()
-    ctx.store.get_aggregate.return_value.metadata = {'hypervisor_pool': 'true',
-                                                     'operational_state': 'created'}
-    ctx.store.get_aggregate.return_value.name = 'p1'
+    ctx.locate.return_value = 'https://10.0.0.2'
+    assert commands.cmd_add_host(ctx, args) == 0
+    ctx.workflow.add.assert_called_once_with(
+        ctx.store.get_aggregate.return_value, 'h2',
+        slave_info={'url': 'https://10.0.0.2'}, force=force)
+    ctx.conf.set_override.assert_not_called()
+
+
+@pytest.mark.parametrize('flags, force', [([], None), (['--force-join'], True)])
+def test_preflight_is_the_workflows_check(mocker, capsys, flags, force):
+    _conf, args = _command(['preflight', 'p1', 'h2', '--url', 'https://10.0.0.2']
+                           + flags)
+    ctx = mocker.Mock()
+    ctx.workflow.preflight.return_value = [
+        preflight.Mismatch('HOSTS_NOT_HOMOGENEOUS', [], 'cpu')]
+    assert commands.cmd_preflight(ctx, args) == 1
+    ctx.workflow.preflight.assert_called_once_with(
+        ctx.store.get_aggregate.return_value, 'h2', url='https://10.0.0.2',
+        force=force)
+    ctx.session.assert_not_called()     # NOTE: no xapi check of its own
+    assert capsys.readouterr().out == 'HOSTS_NOT_HOMOGENEOUS []: cpu\n'
+
+
+def test_preflight_without_a_master_says_so(mocker):
+    _conf, args = _command(['preflight', 'p1', 'h2', '--url', 'https://10.0.0.2'])
+    ctx = mocker.Mock()
+    connector = mocker.Mock()
+    ctx.workflow = workflow_mod.Workflow(connector, conf=fakes.make_conf())
+    ctx.store.get_aggregate.return_value = fakes.FakeAggregate(
+        name='p1', metadata={'hypervisor_pool': 'true',
+                             'operational_state': 'created'})
     with pytest.raises(exception.XenPoolError) as err:
         commands.cmd_preflight(ctx, args)
-    assert 'no master yet' in str(err.value)
+    assert 'aggregate p1 has no master yet' in str(err.value)
+    connector.get.assert_not_called()
     ctx.session.assert_not_called()
+
+
+def test_pool_show_reads_through_the_workflow(mocker, capsys):
+    _conf, args = _command(['pool', 'show', '--url', 'https://10.0.0.1', '--json'])
+    ctx = mocker.Mock()
+    ctx.workflow.membership.return_value = fakes.membership('c1')
+    assert commands.cmd_pool_show(ctx, args) == 0
+    ctx.workflow.membership.assert_called_once_with('https://10.0.0.1')
+    ctx.session.assert_not_called()
+    assert json.loads(capsys.readouterr().out)['master'] == fakes.UUID['c1']
 
 
 def test_the_result_line_comes_after_the_progress_display_ends(capsys):
