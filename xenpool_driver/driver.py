@@ -20,7 +20,7 @@ from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import workflow as workflow_mod
-from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import connector as xconnector
 
 LOG = logging.getLogger(__name__)
 
@@ -31,10 +31,11 @@ class XenPoolDriver:
     :param virtapi: the compute service's virt API (unused; kept for the
         classic signature).
     :param conf: oslo.config ``ConfigOpts`` with ``[xenserver]`` registered
-        (default: :data:`xenpool_driver.conf.CONF`).
-    :param connector: a :class:`~xenpool_driver.xapi.session.Connector`
-        (default: built lazily from ``SessionSettings.from_conf(conf)``, so
-        that loading the driver makes no connection).
+        (default: :func:`xenpool_driver.conf.build`'s: the options' defaults,
+        no file read; no global configuration is used).
+    :param connector: a :class:`~xenpool_driver.xapi.connector.Connector`
+        (default: built lazily by ``connector.from_conf(conf)``, so that
+        loading the driver makes no connection).
     :param host_locator: callable ``compute host name -> xapi URL`` for hosts
         other than our own when no ``slave_info`` is given.
     :param clock: wall-clock callable for the intent record's ``started``.
@@ -45,7 +46,7 @@ class XenPoolDriver:
     def __init__(self, virtapi=None, *, conf=None, connector=None,
                  host_locator=None, clock=None, aggregates=None):
         self.virtapi = virtapi
-        self.conf = conf if conf is not None else xenpool_conf.CONF
+        self.conf = conf if conf is not None else xenpool_conf.build()
         self._connector = connector
         self.aggregates = aggregates
         self.host = None
@@ -60,8 +61,7 @@ class XenPoolDriver:
     def _get_connector(self):
         # NOTE: lazy, so that the entry point loads without config or network
         if self._connector is None:
-            settings = xsession.SessionSettings.from_conf(self.conf)
-            self._connector = xsession.Connector(settings)
+            self._connector = xconnector.from_conf(self.conf)
         return self._connector
 
     def init_host(self, host):

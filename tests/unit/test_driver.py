@@ -12,7 +12,7 @@ from xenpool_driver import driver as driver_mod
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
-from xenpool_driver.xapi import session as xsession
+from xenpool_driver.xapi import connector as xconnector
 
 UUID = fakes.UUID
 
@@ -41,14 +41,12 @@ def test_entry_point_loads_driver():
 
 
 def test_connector_built_lazily_from_conf(conf, mocker):
-    from_conf = mocker.patch.object(xsession.SessionSettings, 'from_conf',
-                                    autospec=True)
-    connector = mocker.patch.object(xsession, 'Connector', autospec=True)
+    from_conf = mocker.patch.object(xconnector, 'from_conf', autospec=True)
     d = driver_mod.XenPoolDriver(conf=conf)
     from_conf.assert_not_called()
-    assert d._get_connector() is connector.return_value
+    assert d._get_connector() is from_conf.return_value
+    assert d._get_connector() is from_conf.return_value   # built once
     from_conf.assert_called_once_with(conf)
-    connector.assert_called_once_with(from_conf.return_value)
 
 
 def test_first_add_of_own_host_uses_connection_url(drv, xapi):

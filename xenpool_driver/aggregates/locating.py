@@ -9,17 +9,17 @@ its first call). The workflow and reconcile both locate through one
 from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import exception
 from xenpool_driver.aggregates import bookkeeping as bk
-from xenpool_driver.xapi import session as xsession
 from xenpool_driver.xapi import timeouts as xtimeouts
+from xenpool_driver.xapi import urls as xurls
 
 
 class XapiLocator:
     """Where the xapi of a host or of a pool master is, and its session.
 
-    :param connector: a :class:`xenpool_driver.xapi.session.Connector`, or a
+    :param connector: a :class:`xenpool_driver.xapi.connector.Connector`, or a
         zero-argument callable returning one (built lazily, on first use).
     :param conf: oslo.config ``ConfigOpts`` with ``[xenserver]`` registered
-        (default: :data:`xenpool_driver.conf.CONF`).
+        (default: :func:`xenpool_driver.conf.build`'s: the options' defaults).
     :param own_host: compute host name whose xapi is ``connection_url``.
     :param host_locator: callable ``compute host name -> xapi URL`` (or None
         when unknown), used for hosts other than ``own_host``.
@@ -27,7 +27,7 @@ class XapiLocator:
 
     def __init__(self, connector, conf=None, own_host=None, host_locator=None):
         self._connector = connector
-        self.conf = conf if conf is not None else xenpool_conf.CONF
+        self.conf = conf if conf is not None else xenpool_conf.build()
         self.own_host = own_host
         self.host_locator = host_locator
 
@@ -43,7 +43,7 @@ class XapiLocator:
 
     @property
     def connector(self):
-        """The :class:`~xenpool_driver.xapi.session.Connector` (built once)."""
+        """The :class:`~xenpool_driver.xapi.connector.Connector` (built once)."""
         if callable(self._connector) and not hasattr(self._connector, 'get'):
             self._connector = self._connector()
         return self._connector
@@ -54,7 +54,7 @@ class XapiLocator:
 
     def url_for_address(self, address):
         """URL of the xapi at ``address`` (scheme/port of connection_url)."""
-        return xsession.url_for_address(self.xs.connection_url, address)
+        return xurls.url_for_address(self.xs.connection_url, address)
 
     def master_url(self, metadata, record=None):
         """URL of the pool master: the recorded address, else our own xapi.

@@ -66,7 +66,7 @@ def default_owner():
 class Workflow:
     """Runs pool operations for aggregates, keeping metadata and pool in step.
 
-    :param connector: a :class:`xenpool_driver.xapi.session.Connector`, or a
+    :param connector: a :class:`xenpool_driver.xapi.connector.Connector`, or a
         zero-argument callable returning one (built lazily).
     :param conf: oslo.config ``ConfigOpts`` with ``[xenserver]`` registered.
     :param own_host: compute host name whose xapi is ``connection_url``.

@@ -9,10 +9,12 @@ from oslo_config import cfg
 from tests import passwords
 from xenpool_driver import conf as xenpool_conf
 from xenpool_driver.xapi import claims
+from xenpool_driver.xapi import connector as xconnector
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import preflight
 from xenpool_driver.xapi import session as xsession
 from xenpool_driver.xapi import timeouts
+from xenpool_driver.xapi import urls as xurls
 
 
 class FakeAggregate:
@@ -160,7 +162,7 @@ class Xapi:
             lambda session, claim, now=None, members=(): claim
         self.claims['claim_joiner'].side_effect = \
             lambda session, claim, now=None: claim
-        self.connector = mocker.create_autospec(xsession.Connector,
+        self.connector = mocker.create_autospec(xconnector.Connector,
                                                 instance=True)
         self.connector.get.side_effect = self.session
 
@@ -193,7 +195,7 @@ class Xapi:
 
 @pytest.fixture(name='xapi')
 def xapi_fixture(mocker):
-    mocker.patch.object(xsession, 'url_for_address', autospec=True,
+    mocker.patch.object(xurls, 'url_for_address', autospec=True,
                         side_effect=lambda url, addr: 'https://%s' % addr)
     return Xapi(mocker)
 
