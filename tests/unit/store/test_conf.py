@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from oslo_config import cfg
 
 from tests import passwords
 from tests.unit.store import busy_timeout_ms
+from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import store as store_mod
 from xenpool_driver.store import conf as store_conf
 
@@ -17,10 +17,8 @@ def _parsed(tmp_path, text=''):
     """A ``ConfigOpts`` as the command builds it, from a file with ``text``."""
     path = tmp_path / 'xenpool.conf'
     path.write_text(text)
-    c = cfg.ConfigOpts()
-    store_conf.register_opts(c)
-    c(['--config-file', str(path)], default_config_files=[])
-    return c
+    return xenpool_conf.build(registrars=[store_conf.register_opts],
+                              argv=['--config-file', str(path)])
 
 
 @pytest.fixture(autouse=True)
@@ -66,9 +64,7 @@ def test_default_is_a_sqlite_file_in_the_state_dir(conf, environ, expected):
 def test_configured_connection_wins(conf):
     conf.set_override('connection', 'sqlite:///x.db', group='store')
     assert store_conf.connection_url(conf, {}) == 'sqlite:///x.db'
-    other = cfg.ConfigOpts()
-    store_conf.register_opts(other)
-    other([], default_config_files=[])
+    other = xenpool_conf.build(registrars=[store_conf.register_opts])
     assert other.store.connection is None
 
 

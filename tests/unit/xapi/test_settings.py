@@ -1,25 +1,18 @@
 """SessionSettings: built from [xenserver], the password registered for redaction."""
 
-from oslo_config import cfg
-
 from tests import passwords
 from xenpool_driver import conf as xconf
 from xenpool_driver.xapi.settings import SessionSettings
 
 
 def test_from_conf_reads_every_option():
-    conf = cfg.ConfigOpts()
-    xconf.register_opts(conf)
-    conf([], project='xenpool-test')
     values = dict(connection_username='admin',
                   connection_password=passwords.OTHER_PASSWORD,
                   login_timeout=3.5, call_timeout=4.5,
                   connection_concurrent=9, ca_file='/etc/ssl/xapi.pem',
                   insecure=True, max_redirects=7, read_retries=8,
                   login_retries=9)
-    for name, value in values.items():
-        conf.set_override(name, value, group='xenserver')
-    s = SessionSettings.from_conf(conf)
+    s = SessionSettings.from_conf(xconf.build(xenserver=values))
     assert (s.username, s.password, s.login_timeout, s.call_timeout,
             s.concurrent, s.ca_file, s.insecure, s.max_redirects,
             s.read_retries, s.login_retries) == tuple(values.values())

@@ -1,17 +1,12 @@
 """The pool operations' limits come from [xenserver] task_timeout / live_timeout."""
 
-from oslo_config import cfg
-
 from xenpool_driver import conf as xenpool_conf
 from xenpool_driver.xapi import timeouts
 
 
 def test_from_conf_reads_both_options():
-    conf = cfg.ConfigOpts()
-    xenpool_conf.register_opts(conf)
-    conf([], project='xenpool-test', default_config_files=[])
-    conf.set_override('task_timeout', 12.0, 'xenserver')
-    conf.set_override('live_timeout', 13.0, 'xenserver')
+    conf = xenpool_conf.build(xenserver=dict(task_timeout=12.0,
+                                             live_timeout=13.0))
     assert timeouts.PoolTimeouts.from_conf(conf) == timeouts.PoolTimeouts(12.0, 13.0)
 
 
