@@ -19,7 +19,6 @@ import os
 import time
 
 import pytest
-from oslo_config import cfg
 
 from tests import passwords
 from xenpool_driver import conf as xenpool_conf
@@ -47,12 +46,14 @@ def scaled_sleep(seconds):
 def make_conf(lab, password=None, **overrides):
     """``[xenserver]`` options for ``lab``'s first host (what a driver has).
 
+    The one lab configuration of the functional tests (the crash and fault
+    tests add their small timeouts to it), built by
+    :func:`xenpool_driver.conf.build` as the driver's own is.
+
     :param lab: a Lab, or its ``describe()`` dict (what a child process gets).
+    :param overrides: further ``[xenserver]`` values (they win).
     """
     spec = lab if isinstance(lab, dict) else lab.describe()
-    conf = cfg.ConfigOpts()
-    xenpool_conf.register_opts(conf)
-    conf([], project='xenpool', default_config_files=[])
     values = dict(connection_url=spec['hosts'][0]['url'],
                   connection_username=spec['username'],
                   connection_password=password or spec['password'],
@@ -60,9 +61,7 @@ def make_conf(lab, password=None, **overrides):
                   call_timeout=CEILING, task_timeout=CEILING,
                   live_timeout=CEILING)
     values.update(overrides)
-    for name, value in values.items():
-        conf.set_override(name, value, 'xenserver')
-    return conf
+    return xenpool_conf.build(xenserver=values)
 
 
 def make_settings(conf):

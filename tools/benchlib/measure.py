@@ -14,8 +14,6 @@ import tempfile
 import threading
 import time
 
-from oslo_config import cfg
-
 from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
@@ -104,14 +102,11 @@ def in_process_lab(hosts, scale, latency_ms, **kw):
 
 
 def make_conf(url, username, password):
-    conf = cfg.ConfigOpts()
-    xenpool_conf.register_opts(conf)
-    conf([], project='xenpool', default_config_files=[])
-    for name, value in (('connection_url', url), ('connection_username', username),
-                        ('connection_password', password), ('call_timeout', CEILING),
-                        ('task_timeout', CEILING), ('live_timeout', CEILING)):
-        conf.set_override(name, value, 'xenserver')
-    return conf
+    """The bench driver's configuration (:func:`xenpool_driver.conf.build`)."""
+    return xenpool_conf.build(xenserver=dict(
+        connection_url=url, connection_username=username,
+        connection_password=password, call_timeout=CEILING,
+        task_timeout=CEILING, live_timeout=CEILING))
 
 
 class Driver(object):

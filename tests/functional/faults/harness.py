@@ -12,9 +12,8 @@ with it, or a host is stranded half-joined / half-ejected.
 import time
 
 import XenAPI
-from oslo_config import cfg
 
-from xenpool_driver import conf as xenpool_conf
+from tests.functional import conftest as functional
 from xenpool_driver import driver as driver_mod
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
@@ -27,6 +26,10 @@ TIME_SCALE = 0.004
 TIMEOUTS = dict(login_timeout=1.0, call_timeout=1.0, task_timeout=5.0,
                 live_timeout=5.0)
 
+#: Consecutive failures that move a pool to ``error`` (what :func:`check`
+#: accepts as an error state).
+THRESHOLD = 3
+
 
 def fast_sleep(seconds):
     """Retry back-off, capped: xapi comes back within a few scaled ms."""
@@ -34,23 +37,15 @@ def fast_sleep(seconds):
 
 
 def make_conf(lab_info, **overrides):
-    """``ConfigOpts`` with ``[xenserver]`` for the lab described by ``lab_info``.
+    """The functional tests' configuration for the lab described by
+    ``lab_info`` (:func:`tests.functional.conftest.make_conf`), with the
+    fault tests' small :data:`TIMEOUTS` and :data:`THRESHOLD`.
 
     :param lab_info: ``Lab.describe()`` (``username``, ``password``, ``hosts``).
     """
-    conf = cfg.ConfigOpts()
-    xenpool_conf.register_opts(conf)
-    conf([], project='xenpool', default_config_files=[])
-    opts = dict(TIMEOUTS, connection_url=lab_info['hosts'][0]['url'],
-                connection_username=lab_info['username'],
-                connection_password=lab_info['password'],
-                pool_error_threshold=3)
-    if lab_info.get('ca_file'):
-        opts['ca_file'] = lab_info['ca_file']
-    opts.update(overrides)
-    for key, value in opts.items():
-        conf.set_override(key, value, 'xenserver')
-    return conf
+    values = dict(TIMEOUTS, pool_error_threshold=THRESHOLD)
+    values.update(overrides)
+    return functional.make_conf(lab_info, **values)
 
 
 def make_driver(lab_info, conf=None, aggregates=None, clock=None, **overrides):
@@ -167,7 +162,7 @@ def stranded_slaves(lab, masters, slaves):
     return problems
 
 
-def check(lab, agg, threshold=3):
+def check(lab, agg, threshold=THRESHOLD):
     """Every disagreement between ``agg``'s metadata and the lab (empty: OK).
 
     Checked: no intent record; the state is ``active``/``created`` (``error``
