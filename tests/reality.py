@@ -1,10 +1,12 @@
 """Real pool membership, read independently of the driver (tests only).
 
-The plain XenAPI SDK logs in on a lab host (following HOST_IS_SLAVE to the
-master, retrying while xapi restarts) and reads the pool, host and
-host_metrics records: what xapi itself says, to compare metadata with.
-Needs nothing but the SDK and the simulator (no store), so the Nova tests use
-it too.
+The one reality reader of the tests: the plain XenAPI SDK logs in on a lab
+host (:func:`login`: following HOST_IS_SLAVE to the master or not, retrying
+while xapi restarts) and reads the pool, host and host_metrics records
+(:func:`read_pool` from one host, :func:`read_lab` from every host of a lab):
+what xapi itself says, to compare metadata with. Needs nothing but the SDK
+and the simulator (no store), so the Nova tests, the fault matrix and the
+chaos campaign use it too.
 """
 
 import dataclasses
@@ -64,7 +66,8 @@ _NOT_YET = (ConnectionError, OSError, xmlrpc.client.ProtocolError)
 def login(lab, url, timeout=CEILING, follow_master=True):
     """A plain SDK session on the pool of ``url``'s host (on its master).
 
-    Follows HOST_IS_SLAVE to the master (unless ``follow_master`` is False);
+    Follows HOST_IS_SLAVE to the master (unless ``follow_master`` is False:
+    then a slave's HOST_IS_SLAVE is raised as it came, naming its master);
     a host that is restarting (refused, HOST_STILL_BOOTING) is retried until
     ``timeout``. The caller logs out (:func:`logout_quietly`).
     """
@@ -99,24 +102,74 @@ def logout_quietly(sdk):
         pass
 
 
+def _read(sdk, url):
+    """The pool of the xapi ``sdk`` is logged in on (at ``url``), from its records."""
+    x = sdk.xenapi
+    (pool_rec,) = x.pool.get_all_records().values()
+    records = x.host.get_all_records()
+    metrics = x.host_metrics.get_all_records()
+    hosts = {}
+    for rec in records.values():
+        live = metrics.get(rec['metrics'], {}).get('live', False)
+        hosts[rec['uuid']] = RealHost(rec['uuid'], rec['address'],
+                                      rec['name_label'], bool(rec['enabled']),
+                                      bool(live))
+    return RealPool(records[pool_rec['master']]['uuid'],
+                    pool_rec['name_label'], hosts,
+                    urllib.parse.urlsplit(url).hostname)
+
+
 def read_pool(lab, url, timeout=CEILING):
     """The pool ``url``'s host belongs to, as xapi reports it (see :func:`login`)."""
     sdk, url = _login(lab, url, timeout)
     try:
-        x = sdk.xenapi
-        (pool_rec,) = x.pool.get_all_records().values()
-        hosts = {}
-        for ref, rec in x.host.get_all_records().items():
-            metrics = x.host_metrics.get_record(rec['metrics'])
-            hosts[rec['uuid']] = RealHost(rec['uuid'], rec['address'],
-                                          rec['name_label'],
-                                          bool(rec['enabled']),
-                                          bool(metrics['live']))
-        master = x.host.get_record(pool_rec['master'])
-        return RealPool(master['uuid'], pool_rec['name_label'], hosts,
-                        urllib.parse.urlsplit(url).hostname)
+        return _read(sdk, url)
     finally:
         logout_quietly(sdk)
+
+
+def read_lab(lab, timeout=CEILING):
+    """Every host's own view of its pool (a slave's is not followed).
+
+    :returns: ``(masters, slaves, problems)``: ``masters`` maps the name of
+        each host that answers as a master to its :class:`RealPool`;
+        ``slaves`` maps the name of each host that answers HOST_IS_SLAVE to
+        the address its xapi names as master (as said, not followed);
+        ``problems`` says which host's xapi is not running (stopped, booting,
+        in emergency mode) or refused the login otherwise.
+    """
+    masters, slaves, problems = {}, {}, []
+    for h in lab.hosts:
+        if h.state != 'running':
+            problems.append('%s xapi is %s' % (h.name, h.state))
+            continue
+        try:
+            sdk, url = _login(lab, h.url, timeout, follow_master=False)
+        except XenAPI.Failure as failure:
+            if failure.details[0] == 'HOST_IS_SLAVE':
+                slaves[h.name] = failure.details[1]
+            else:
+                problems.append('%s login: %s' % (h.name, failure.details))
+            continue
+        try:
+            masters[h.name] = _read(sdk, url)
+        finally:
+            logout_quietly(sdk)
+    return masters, slaves, problems
+
+
+def stranded_slaves(lab, masters, slaves):
+    """Slaves (from :func:`read_lab`) that the master they name does not list."""
+    by_name = {h.name: h for h in lab.hosts}
+    by_address = {h.address: h for h in lab.hosts}
+    problems = []
+    for name, address in sorted(slaves.items()):
+        master = by_address.get(address)
+        view = masters.get(master.name) if master else None
+        if view is None or by_name[name].uuid not in view.hosts:
+            problems.append('%s is a slave of %s, which does not list it'
+                            % (name, address))
+    return problems
 
 
 def lab_host(lab, name):

@@ -15,11 +15,11 @@
   every slave is a member of the master it names (nothing half-joined or
   half-ejected), so nothing a user had was lost.
 
-Reality is read through the plain XenAPI SDK
-(:func:`tests.functional.faults.harness.read_lab`), not through the driver.
+Reality is read through the plain XenAPI SDK (:func:`tests.reality.read_lab`,
+the tests' one reality reader), not through the driver.
 """
 
-from tests.functional.faults import harness
+from tests import reality
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import contract
@@ -28,7 +28,7 @@ from xenpool_driver.aggregates import contract
 def check_all(lab, store, aggs, threshold=3):
     """Every violated invariant, as text (empty: all hold)."""
     lab.settle(timeout=30)
-    masters, slaves, problems = harness.read_lab(lab)
+    masters, slaves, problems = reality.read_lab(lab)
     by_name = {h.name: h for h in lab.hosts}
     owners = {}
     for agg in aggs:
@@ -47,10 +47,10 @@ def check_all(lab, store, aggs, threshold=3):
         if master in masters:
             pooled[master] = agg.name
     for name, view in sorted(masters.items()):
-        if len(view['members']) > 1 and name not in pooled:
+        if len(view.hosts) > 1 and name not in pooled:
             problems.append('%s masters a pool of %d that no aggregate records'
-                            % (name, len(view['members'])))
-    return problems + harness.stranded_slaves(lab, masters, slaves)
+                            % (name, len(view.hosts)))
+    return problems + reality.stranded_slaves(lab, masters, slaves)
 
 
 def _check_aggregate(agg, masters, by_name, threshold):
@@ -77,18 +77,19 @@ def _check_aggregate(agg, masters, by_name, threshold):
     view = masters.get(master)
     if view is None:
         return problems + ['master_compute %s is not a master' % master]
-    if view['master_uuid'] != by_name[master].uuid:
+    if view.master_uuid != by_name[master].uuid:
         problems.append('master_compute %s is not the master' % master)
     wrong = {n: u for n, u in recorded.items() if n not in by_name or by_name[n].uuid != u}
     if wrong:
         problems.append('recorded uuids are not the hosts\': %s' % wrong)
-    if set(view['members']) != set(recorded.values()):
-        problems.append('members %d != recorded %d' % (len(view['members']), len(recorded)))
-    if view['name_label'] != agg.name:
-        problems.append('pool name %r' % view['name_label'])
+    if set(view.hosts) != set(recorded.values()):
+        problems.append('members %d != recorded %d' % (len(view.hosts), len(recorded)))
+    if view.name_label != agg.name:
+        problems.append('pool name %r' % view.name_label)
     if record.master_address != by_name[master].address:
         problems.append('master address %s' % record.master_address)
-    for address, enabled, live in view['members'].values():
-        if not (enabled and live):
-            problems.append('member %s enabled=%s live=%s' % (address, enabled, live))
+    for member in view.hosts.values():
+        if not (member.enabled and member.live):
+            problems.append('member %s enabled=%s live=%s'
+                            % (member.address, member.enabled, member.live))
     return problems

@@ -4,15 +4,15 @@ Everything is real: the driver's session layer and the XenAPI SDK talk HTTP
 to a :class:`~xenpool_driver.simulator.lab.Lab`; aggregates live in a SQLite
 :class:`~xenpool_driver.store.Store` (atomic compare-and-set).
 
-:func:`check` reads reality independently through the XenAPI SDK (not
-through the driver) and lists every way the aggregate's metadata disagrees
-with it, or a host is stranded half-joined / half-ejected.
+:func:`check` reads reality independently through the XenAPI SDK
+(:func:`tests.reality.read_lab`, not through the driver) and lists every way
+the aggregate's metadata disagrees with it, or a host is stranded
+half-joined / half-ejected.
 """
 
 import time
 
-import XenAPI
-
+from tests import reality
 from tests.functional import conftest as functional
 from xenpool_driver import driver as driver_mod
 from xenpool_driver import pool_states as ps
@@ -102,66 +102,6 @@ def build_pool(lab, store, name, hosts):
     return agg
 
 
-# -- reality, read independently -----------------------------------------------
-
-def read_lab(lab):
-    """Every host's view through the XenAPI SDK.
-
-    :returns: ``(masters, slaves, problems)``: ``masters`` maps a host name
-        to ``{"name_label", "master_uuid", "members": {uuid: (address,
-        enabled, live)}}``; ``slaves`` maps a host name to the address its
-        xapi names as master (HOST_IS_SLAVE).
-    """
-    masters, slaves, problems = {}, {}, []
-    for h in lab.hosts:
-        if h.state != 'running':
-            problems.append('%s xapi is %s' % (h.name, h.state))
-            continue
-        sdk = XenAPI.Session(h.url)
-        try:
-            sdk.xenapi.login_with_password(lab.username, lab.password, '2.0',
-                                           'fault-check')
-        except XenAPI.Failure as failure:
-            if failure.details[0] == 'HOST_IS_SLAVE':
-                slaves[h.name] = failure.details[1]
-                continue
-            problems.append('%s login: %s' % (h.name, failure.details))
-            continue
-        try:
-            x = sdk.xenapi
-            pool = list(x.pool.get_all_records().values())[0]
-            hosts = x.host.get_all_records()
-            metrics = x.host_metrics.get_all_records()
-            members = {}
-            for rec in hosts.values():
-                m = metrics.get(rec['metrics'], {})
-                members[rec['uuid']] = (rec['address'], bool(rec['enabled']),
-                                        bool(m.get('live', False)))
-            masters[h.name] = {'name_label': pool['name_label'],
-                               'master_uuid': hosts[pool['master']]['uuid'],
-                               'members': members}
-        finally:
-            try:
-                sdk.xenapi.session.logout()
-            except Exception:  # noqa: BLE001
-                pass
-    return masters, slaves, problems
-
-
-def stranded_slaves(lab, masters, slaves):
-    """Slaves (from :func:`read_lab`) that the master they name does not list."""
-    by_name = {h.name: h for h in lab.hosts}
-    by_address = {h.address: h for h in lab.hosts}
-    problems = []
-    for name, address in sorted(slaves.items()):
-        master = by_address.get(address)
-        view = masters.get(master.name) if master else None
-        if view is None or by_name[name].uuid not in view['members']:
-            problems.append('%s is a slave of %s, which does not list it'
-                            % (name, address))
-    return problems
-
-
 def check(lab, agg, threshold=THRESHOLD):
     """Every disagreement between ``agg``'s metadata and the lab (empty: OK).
 
@@ -187,10 +127,10 @@ def check(lab, agg, threshold=THRESHOLD):
     elif state != (ps.ACTIVE if recorded else ps.CREATED):
         problems.append('state %s with %d recorded host(s)'
                         % (state, len(recorded)))
-    masters, slaves, bad = read_lab(lab)
+    masters, slaves, bad = reality.read_lab(lab)
     problems += bad
     by_name = {h.name: h for h in lab.hosts}
-    problems += stranded_slaves(lab, masters, slaves)
+    problems += reality.stranded_slaves(lab, masters, slaves)
     pooled = set()
     if recorded:
         master_name = md.get(bk.MASTER_COMPUTE)
@@ -198,7 +138,7 @@ def check(lab, agg, threshold=THRESHOLD):
         if view is None:
             problems.append('master_compute %s is not a master' % master_name)
         else:
-            pooled = set(view['members'])
+            pooled = set(view.hosts)
             want = {by_name[n].uuid for n in recorded if n in by_name}
             if set(recorded.values()) != want:
                 problems.append('recorded uuids are not the hosts\' uuids: %s'
@@ -206,17 +146,18 @@ def check(lab, agg, threshold=THRESHOLD):
             if pooled != set(recorded.values()):
                 problems.append('members %s != recorded %s'
                                 % (sorted(pooled), sorted(recorded.values())))
-            if view['master_uuid'] != by_name[master_name].uuid:
+            if view.master_uuid != by_name[master_name].uuid:
                 problems.append('master_compute %s is not the master'
                                 % master_name)
-            if view['name_label'] != agg.name:
-                problems.append('pool name %r' % view['name_label'])
+            if view.name_label != agg.name:
+                problems.append('pool name %r' % view.name_label)
             if record.master_address != by_name[master_name].address:
                 problems.append('master address %s' % record.master_address)
-            for uuid, (address, enabled, live) in view['members'].items():
-                if not (enabled and live):
+            for member in view.hosts.values():
+                if not (member.enabled and member.live):
                     problems.append('member %s enabled=%s live=%s'
-                                    % (address, enabled, live))
+                                    % (member.address, member.enabled,
+                                       member.live))
     else:
         for key in (bk.MASTER_COMPUTE,):
             if md.get(key):
@@ -224,7 +165,7 @@ def check(lab, agg, threshold=THRESHOLD):
     for name, view in masters.items():
         if by_name[name].uuid in pooled:
             continue
-        if len(view['members']) != 1:
+        if len(view.hosts) != 1:
             problems.append('%s is master of a pool of %d outside the '
-                            'aggregate' % (name, len(view['members'])))
+                            'aggregate' % (name, len(view.hosts)))
     return problems
