@@ -19,6 +19,7 @@ import subprocess
 import pytest
 
 from tests import passwords
+from tests import reality
 from xenpool_driver.simulator import Lab, Timings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -70,17 +71,8 @@ def lab(request):
 
 def _join_second_host(lab):
     """host2 joins host1 through the Python SDK; returns once it is a running slave."""
-    import ssl
-    import xmlrpc.client
-
-    import XenAPI
     h1, h2 = lab.hosts[0], lab.hosts[1]
-    transport = None
-    if lab.tls:
-        transport = xmlrpc.client.SafeTransport(
-            context=ssl.create_default_context(cafile=lab.ca_file))
-    s = XenAPI.Session(h2.url, transport=transport)
-    s.xenapi.login_with_password(lab.username, lab.password, '2.0', 'xo-tests')
+    s = reality.login(lab, h2.url, follow_master=False)
     s.xenapi.pool.join(h1.address, lab.username, lab.password)
     assert lab.wait_until(lambda: h2.role == 'slave' and h2.state == 'running', timeout=30)
     assert lab.wait_until(lambda: h2.db.get('host', h2.ref)['enabled'], timeout=30)
