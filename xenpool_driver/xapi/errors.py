@@ -71,6 +71,46 @@ def _from_fault(fault, method, host, sent):
                         method, True if sent is None else sent)
 
 
+# How "was the request sent?" is answered when the transport does not know.
+_SENT_UNLESS_KNOWN = 'unless-known'  # True unless the transport says no
+_IF_KNOWN = 'if-known'               # only when the transport says so
+_NEVER = 'never'                     # nothing reached xapi
+
+#: Socket, TLS and HTTP failures, in order (first match wins):
+#: ``(types, error class, kind, maybe_applied rule)``.
+_TRANSPORT_FAILURES = (
+    ((transport.ResponseTooLarge, xml.parsers.expat.ExpatError,
+      xmlrpc.client.ResponseError, xmlrpc.client.ProtocolError),
+     exception.XapiProtocolError, PROTOCOL, _SENT_UNLESS_KNOWN),
+    # NOTE: the peer closed the TCP connection (xapi restarted; a kept-alive
+    # connection went cold): a dropped connection, like a reset over plain
+    # HTTP - not a certificate or handshake failure.
+    ((ssl.SSLEOFError, ssl.SSLZeroReturnError),
+     exception.XapiUnavailable, RESET, _SENT_UNLESS_KNOWN),
+    # NOTE: SSLError is an OSError: it comes before the socket errors.
+    ((ssl.SSLError,), exception.XapiUnavailable, TLS, _IF_KNOWN),
+    ((socket.timeout, TimeoutError), exception.XapiTimeout, TIMEOUT,
+     _SENT_UNLESS_KNOWN),
+    ((ConnectionRefusedError,), exception.XapiUnavailable, REFUSED, _NEVER),
+    # NOTE: a drop after the request was sent is the ambiguous case: xapi
+    # may have run the call (re-read reality before repeating).
+    ((http.client.RemoteDisconnected, ConnectionResetError,
+      ConnectionAbortedError, BrokenPipeError),
+     exception.XapiUnavailable, RESET, _SENT_UNLESS_KNOWN),
+    ((http.client.HTTPException,), exception.XapiProtocolError, PROTOCOL,
+     _SENT_UNLESS_KNOWN),
+    ((OSError,), exception.XapiUnavailable, NETWORK, _IF_KNOWN),
+)
+
+
+def _maybe_applied(rule, sent):
+    if rule == _NEVER:
+        return False
+    if rule == _IF_KNOWN:
+        return bool(sent)
+    return True if sent is None else sent
+
+
 def translate(exc, method=None, host=None, sent=None):
     """Return the :mod:`xenpool_driver.exception` error for ``exc``.
 
@@ -93,12 +133,6 @@ def translate(exc, method=None, host=None, sent=None):
                             method, True)
     if isinstance(exc, xmlrpc.client.Fault):
         return _from_fault(exc, method, host, sent)
-    if isinstance(exc, (transport.ResponseTooLarge,
-                        xml.parsers.expat.ExpatError,
-                        xmlrpc.client.ResponseError,
-                        xmlrpc.client.ProtocolError)):
-        return _unavailable(exception.XapiProtocolError, PROTOCOL, host, exc,
-                            method, True if sent is None else sent)
     if isinstance(exc, (TypeError, KeyError, IndexError, AttributeError)):
         # NOTE: the SDK's _parse_result raises TypeError on a non-dict
         # response (it concatenates the value to a str) and IndexError on an
@@ -107,34 +141,10 @@ def translate(exc, method=None, host=None, sent=None):
             return _unavailable(exception.XapiProtocolError, PROTOCOL, host,
                                 exc, method, True)
         return None
-    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
-        # NOTE: the peer closed the TCP connection (xapi restarted; a
-        # kept-alive connection went cold): a dropped connection, like a
-        # reset over plain HTTP - not a certificate or handshake failure.
-        return _unavailable(exception.XapiUnavailable, RESET, host, exc,
-                            method, True if sent is None else sent)
-    if isinstance(exc, ssl.SSLError):
-        # NOTE: SSLError is an OSError: check it before the socket errors.
-        return _unavailable(exception.XapiUnavailable, TLS, host, exc, method,
-                            bool(sent))
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return _unavailable(exception.XapiTimeout, TIMEOUT, host, exc, method,
-                            True if sent is None else sent)
-    if isinstance(exc, ConnectionRefusedError):
-        return _unavailable(exception.XapiUnavailable, REFUSED, host, exc,
-                            method, False)
-    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError,
-                        ConnectionAbortedError, BrokenPipeError)):
-        # NOTE: a drop after the request was sent is the ambiguous case:
-        # xapi may have run the call (re-read reality before repeating).
-        return _unavailable(exception.XapiUnavailable, RESET, host, exc,
-                            method, True if sent is None else sent)
-    if isinstance(exc, http.client.HTTPException):
-        return _unavailable(exception.XapiProtocolError, PROTOCOL, host, exc,
-                            method, True if sent is None else sent)
-    if isinstance(exc, OSError):
-        return _unavailable(exception.XapiUnavailable, NETWORK, host, exc,
-                            method, bool(sent))
+    for types, cls, kind, rule in _TRANSPORT_FAILURES:
+        if isinstance(exc, types):
+            return _unavailable(cls, kind, host, exc, method,
+                                _maybe_applied(rule, sent))
     return None
 
 
