@@ -93,12 +93,15 @@ class Recovery:
 
     :param name: shown in logs.
     :param codes: XAPI error codes it applies to.
+    :param except_codes: when set, it applies to every XAPI error code but
+        these (``codes`` is then unused).
     :param kinds: kinds of :class:`XapiUnavailable` it applies to
         (``exception.REFUSED``, ...).
     :param methods: ``methods(method) -> bool``: the calls it may repeat.
     :param action: what is done before the retry: ``"follow"`` (re-point
         the handle at the master in ``params[0]``), ``"login"`` (the slot
-        was logged out: the next attempt logs in), ``"wait"`` (back off).
+        was logged out: the next attempt logs in), ``"wait"`` (back off),
+        ``"fresh-token"`` (wait again from a new event token).
     :param limit_setting: the ``SessionSettings`` attribute that caps the
         retries of one call, or None (``limit`` is used).
     :param limit: retries of one call when ``limit_setting`` is None (None:
@@ -111,6 +114,7 @@ class Recovery:
 
     name: str
     codes: frozenset = frozenset()
+    except_codes: frozenset | None = None
     kinds: frozenset = frozenset()
     methods: object = any_method
     action: str = 'wait'
@@ -127,6 +131,8 @@ class Recovery:
         if isinstance(err, exception.XapiError):
             if self.action == 'follow' and not err.params:
                 return False  # NOTE: nowhere to follow to
+            if self.except_codes is not None:
+                return err.code not in self.except_codes
             return err.code in self.codes
         return isinstance(err, exception.XapiUnavailable) and \
             err.kind in self.kinds
@@ -183,6 +189,21 @@ RESTART_WAIT = Recovery(
     kinds=frozenset([exception.REFUSED, exception.RESET, exception.TIMEOUT,
                      exception.NETWORK]),
     limit=None, wait_initial=0.1, wait_max=0.25)
+
+#: After an xapi restart the task, the session or the token no longer exist:
+#: each of these, answered to a task wait, means "the task is lost", not
+#: "the task failed".
+TASK_LOST_CODES = frozenset(['HANDLE_INVALID', 'SESSION_INVALID',
+                             'EVENT_FROM_TOKEN_PARSE_FAILURE', 'EVENTS_LOST'])
+
+#: An error answered to the ``event.from`` of a task wait that does not say
+#: the task is lost. NOTE: such an error says nothing about the task, which
+#: keeps running: giving up would let the caller re-read reality while the
+#: task still changes it. The call is read-only; the retry takes a fresh
+#: token, whose batch carries the task's current record (:mod:`.tasks`).
+TASK_WAIT_AGAIN = Recovery(
+    'task-wait-again', methods=is_read_only, action='fresh-token', limit=2,
+    except_codes=TASK_LOST_CODES)
 
 # NOTE: per context (thread, or eventlet green thread under Nova): is this
 # call made by a wait, whose RESTART_WAIT owns the transient retries?

@@ -32,6 +32,7 @@ from oslo_log import log as logging
 
 from xenpool_driver import exception
 from xenpool_driver.xapi import errors
+from xenpool_driver.xapi import recovery
 
 LOG = logging.getLogger(__name__)
 
@@ -39,11 +40,6 @@ LOG = logging.getLogger(__name__)
 EVENT_WAIT_SLICE = 30.0
 
 PENDING = ('pending', 'cancelling')
-
-# NOTE: after an xapi restart the task, the session or the token no longer
-# exist; each of these means "the task is lost", not "the task failed".
-_LOST_CODES = ('HANDLE_INVALID', 'SESSION_INVALID',
-               'EVENT_FROM_TOKEN_PARSE_FAILURE', 'EVENTS_LOST')
 
 _DELETED = object()
 
@@ -98,29 +94,20 @@ def _progress(record):
         return None
 
 
-#: Attempts of one ``event.from`` of a task wait that xapi answered with an
-#: error other than a lost task (the task goes on regardless).
-WAIT_ATTEMPTS = 3
-
-
 def _event_from(xs, classes, token, timeout):
-    """``event.from`` for a task wait, repeated on a stray error.
+    """``event.from`` for a task wait, under :data:`~.recovery.TASK_WAIT_AGAIN`."""
+    ask = {'token': token, 'timeout': timeout}
 
-    NOTE: an error answered to the WAIT (not the task's own failure) says
-    nothing about the task, which keeps running: giving up here would let
-    the caller re-read reality while the task is still changing it. The call
-    is read-only; a repeat takes a fresh token (``""``), whose batch carries
-    the task's current record, so nothing is missed.
-    """
-    for attempt in range(WAIT_ATTEMPTS):
-        try:
-            return xs.event_from(classes, token, timeout)
-        except exception.XapiError as exc:
-            if exc.code in _LOST_CODES or attempt == WAIT_ATTEMPTS - 1:
-                raise
-            LOG.info('event.from on %s answered %s %s; waiting again',
-                     classes, exc.code, exc.params)
-            token, timeout = '', 0.0
+    def fresh_token(policy, err):
+        LOG.info('event.from on %s answered %s %s; waiting again', classes,
+                 err.code, err.params)
+        ask.update(token='', timeout=0.0)
+
+    plan = recovery.Plan('event.from', (recovery.TASK_WAIT_AGAIN,),
+                         xs.settings, on_retry=fresh_token)
+    # NOTE: no back-off: the wait itself is what takes time
+    return plan.call(lambda: xs.event_from(classes, ask['token'], ask['timeout']),
+                     sleep=lambda seconds: None)
 
 
 def _wait(xs, task_ref, deadline, clock, on_progress):
@@ -228,7 +215,7 @@ def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
                         maybe_applied=True, kind=exc.kind)
         raise err from None
     except exception.XapiError as exc:
-        if exc.code not in _LOST_CODES:
+        if exc.code not in recovery.TASK_LOST_CODES:
             raise
         err = exception.XapiUnavailable(
             xs.url, 'task %s lost (xapi restarted?): %s %s'

@@ -187,3 +187,14 @@ def test_inside_a_wait_transient_errors_fail_fast():
 def test_restart_wait_backs_off_briefly():
     assert [recovery.RESTART_WAIT.backoff(i) for i in range(5)] == [0.1, 0.2, 0.25, 0.25, 0.25]
     assert recovery.FOLLOW_MASTER.backoff(3) == 0.0
+
+
+@pytest.mark.parametrize('err, applies', [
+    (exception.XapiError('INTERNAL_ERROR', ['x'], method='event.from'), True),
+    (exception.XapiError('HANDLE_INVALID', ['task'], method='event.from'), False),
+    (exception.XapiError('EVENTS_LOST', [], method='event.from'), False),
+    (unavailable(exception.RESET, 'event.from'), False),
+])
+def test_a_stray_error_of_a_task_wait_is_waited_again_a_lost_task_is_not(err, applies):
+    assert recovery.TASK_WAIT_AGAIN.applies('event.from', err) is applies
+    assert recovery.TASK_WAIT_AGAIN.retries(settings()) == 2
