@@ -4,7 +4,6 @@ import copy
 from unittest import mock
 
 import pytest
-from oslo_config import cfg
 
 from tests import passwords
 from xenpool_driver import conf as xenpool_conf
@@ -91,21 +90,12 @@ TIMEOUTS = timeouts.PoolTimeouts(task=123.0, live=456.0)
 
 
 def make_conf(**overrides):
-    """A private ConfigOpts with [xenserver] registered and test values."""
-    conf = cfg.ConfigOpts()
-    # NOTE: a fresh OptGroup per ConfigOpts: oslo.config keeps overrides on
-    # the group object, so sharing the module's group would leak them.
-    conf.register_group(cfg.OptGroup(xenpool_conf.xenserver_group.name))
-    conf.register_opts(copy.deepcopy(xenpool_conf.xenserver_opts),
-                       group=xenpool_conf.xenserver_group.name)
-    conf([], project='xenpool_driver_tests', default_config_files=[])
+    """A private ConfigOpts (the one builder) with [xenserver] test values."""
     values = dict(connection_url=OWN_URL, connection_username='root',
                   connection_password=passwords.PASSWORD,
                   task_timeout=TIMEOUTS.task, live_timeout=TIMEOUTS.live)
     values.update(overrides)
-    for name, value in values.items():
-        conf.set_override(name, value, group='xenserver')
-    return conf
+    return xenpool_conf.build(xenserver=values)
 
 
 def host_info(name, live=True, enabled=True):
