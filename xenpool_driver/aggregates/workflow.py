@@ -116,21 +116,6 @@ class Workflow:
     def connector(self):
         return self.locator.connector
 
-    # NOTE: the locating verbs, for callers that hand the workflow where a
-    # locator is expected (e.g. reconcile.read_pool from ``aggregate show``).
-
-    def session_at(self, url):
-        """See :meth:`.locating.XapiLocator.session_at`."""
-        return self.locator.session_at(url)
-
-    def master_url(self, metadata, record=None):
-        """See :meth:`.locating.XapiLocator.master_url`."""
-        return self.locator.master_url(metadata, record)
-
-    def locate(self, host):
-        """See :meth:`.locating.XapiLocator.locate`."""
-        return self.locator.locate(host)
-
     # -- public operations --------------------------------------------------
 
     def add(self, aggregate, host, slave_info=None, force=None):

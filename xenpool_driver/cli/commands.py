@@ -94,13 +94,11 @@ def _add_parsers(subparsers):
 
 def build_conf(argv):
     """Parse ``argv`` into a fresh ``ConfigOpts`` (raises SystemExit on usage)."""
-    conf = cfg.ConfigOpts()
-    xenpool_conf.register_opts(conf)
-    store_conf.register_opts(conf)
-    conf.register_cli_opts(cli_opts)
-    conf.register_cli_opt(cfg.SubCommandOpt('command', handler=_add_parsers))
-    conf(argv, project='xenpool', prog='xenpool', default_config_files=[])
-    return conf
+    def register_cli(conf):
+        conf.register_cli_opts(cli_opts)
+        conf.register_cli_opt(cfg.SubCommandOpt('command', handler=_add_parsers))
+    return xenpool_conf.build(registrars=[store_conf.register_opts, register_cli],
+                              argv=argv, prog='xenpool')
 
 
 def _out(args, text, data):

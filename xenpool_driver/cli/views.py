@@ -42,7 +42,7 @@ def aggregate_view(ctx, agg):
     view['failures'] = record.failures
     members = None
     if view['hypervisor_pool'] and recorded:
-        _, members, view['xapi_error'] = reconcile.read_pool(agg, ctx.workflow)
+        _, members, view['xapi_error'] = reconcile.read_pool(agg, ctx.workflow.locator)
     if members is not None:
         live = membership_view(members)
         view['xapi_hosts'] = live['hosts']

@@ -34,17 +34,18 @@ class _Ctx(object):
     """Just enough of cli.context.Context for aggregate_view."""
 
     class workflow(object):
-        @staticmethod
-        def master_url(md):
-            return 'http://master/'
+        class locator(object):
+            @staticmethod
+            def master_url(md):
+                return 'http://master/'
 
-        @staticmethod
-        def locate(host):
-            return None
+            @staticmethod
+            def locate(host):
+                return None
 
-        @staticmethod
-        def session_at(url):
-            return object()
+            @staticmethod
+            def session_at(url):
+                return object()
 
 
 class _Agg(object):
