@@ -1,20 +1,9 @@
 """The connector: one handle per URL, a redirected handle filed under its new URL."""
 
-import pytest
 import XenAPI
 
-from tests.unit.xapi.fakes import A, B, Clock, FakeXapi, settings
+from tests.unit.xapi.fakes import A, B, settings
 from xenpool_driver.xapi import connector as xconnector
-
-
-@pytest.fixture
-def fake():
-    return FakeXapi()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 def test_connector_caches_per_url(fake, clock):

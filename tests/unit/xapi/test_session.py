@@ -7,19 +7,9 @@ import pytest
 import XenAPI
 
 from tests import passwords
-from tests.unit.xapi.fakes import A, B, Clock, FakeXapi, settings
+from tests.unit.xapi.fakes import A, B, settings
 from xenpool_driver import exception
 from xenpool_driver.xapi.session import XapiSession
-
-
-@pytest.fixture
-def fake():
-    return FakeXapi()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ import pytest
 import XenAPI
 
 from tests import passwords
-from tests.unit.xapi.fakes import A, Clock, FakeXapi, settings
+from tests.unit.xapi.fakes import A, FakeXapi
 from xenpool_driver import exception
 from xenpool_driver.xapi import tasks
-from xenpool_driver.xapi.session import XapiSession
 
 TASK = 'OpaqueRef:task-1'
 #: The caller's bound on a task (call_async has no default: see PoolTimeouts)
@@ -32,18 +31,6 @@ def fake():
     f.on('task.destroy', '')
     f.on('task.cancel', '')
     return f
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def xs(fake, clock):
-    return XapiSession(A, settings(),
-                       sleep=clock.sleep, clock=clock,
-                       session_factory=fake.factory)
 
 
 @pytest.mark.parametrize('fragment, value', [

@@ -5,27 +5,9 @@ import dataclasses
 import pytest
 import XenAPI
 
-from tests.unit.xapi.fakes import A, Clock, FakeXapi, settings
+from tests.unit.xapi.fakes import A
 from xenpool_driver import exception
 from xenpool_driver.xapi import recovery
-from xenpool_driver.xapi.session import XapiSession
-
-@pytest.fixture
-def fake():
-    return FakeXapi()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def xs(fake, clock):
-    return XapiSession(A, settings(),
-                       sleep=clock.sleep, clock=clock,
-                       session_factory=fake.factory)
-
 
 def test_wait_for_token_before_check_and_result(fake, xs):
     fake.on('event_from', {'token': 't1', 'events': []},
