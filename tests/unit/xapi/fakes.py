@@ -1,4 +1,4 @@
-"""A scripted xapi behind the SDK's session_factory, and an injected clock."""
+"""A scripted xapi behind the SDK's session_factory, an injected clock, scripted waits."""
 
 import threading
 from unittest import mock
@@ -6,6 +6,7 @@ from unittest import mock
 import XenAPI
 
 from tests import passwords
+from xenpool_driver import exception
 from xenpool_driver.xapi.settings import SessionSettings
 
 A = 'https://192.0.2.1'
@@ -92,3 +93,27 @@ def settings(**kw):
     kw.setdefault('login_timeout', 7.0)
     kw.setdefault('call_timeout', 11.0)
     return SessionSettings('root', passwords.PASSWORD, **kw)
+
+
+def script_waits(session):
+    """Make a mocked session's ``wait_for`` evaluate ``check`` round by round.
+
+    Between two rounds one callable of ``session.between_events`` is applied
+    (what the events of that round changed); when none is left and ``check``
+    is still None, the wait times out. Nothing sleeps.
+    """
+    session.between_events = []
+
+    def wait_for(classes, check, timeout, what, on_wait=None):
+        pending = list(session.between_events)
+        while True:
+            result = check()
+            if result is not None:
+                return result
+            if not pending:
+                raise exception.XapiTimeout(session.address,
+                                            'timed out waiting for ' + what)
+            pending.pop(0)()
+
+    session.wait_for.side_effect = wait_for
+    return session

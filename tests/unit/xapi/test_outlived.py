@@ -7,6 +7,7 @@ evaluated, then once more after each "event" (a callable of
 
 import pytest
 
+from tests.unit.xapi import fakes
 from xenpool_driver import exception
 from xenpool_driver.xapi import outlived
 from xenpool_driver.xapi import session as xsession
@@ -27,7 +28,6 @@ def session(mocker):
     s = mocker.create_autospec(xsession.XapiSession, instance=True)
     s.address, s.url = ADDR, URL
     s.tasks = {TASK: _task('pending')}
-    s.between_events = []
 
     def call(method, *args):
         if method == 'task.get_record':
@@ -41,19 +41,8 @@ def session(mocker):
             return ''
         raise AssertionError('unexpected call %s' % method)
 
-    def wait_for(classes, check, timeout, what, on_wait=None):
-        pending = list(s.between_events)
-        while True:
-            result = check()
-            if result is not None:
-                return result
-            if not pending:
-                raise exception.XapiTimeout(ADDR, 'timed out waiting for ' + what)
-            pending.pop(0)()
-
     s.call.side_effect = call
-    s.wait_for.side_effect = wait_for
-    return s
+    return fakes.script_waits(s)
 
 
 def calls(session):

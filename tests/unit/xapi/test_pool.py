@@ -11,6 +11,7 @@ import copy
 import pytest
 
 from tests import passwords
+from tests.unit.xapi import fakes
 from xenpool_driver import exception
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import session as xsession
@@ -85,20 +86,7 @@ def make_session(mocker, fake, address):
     s = mocker.create_autospec(xsession.XapiSession, instance=True)
     s.address = address
     s.call.side_effect = fake.call
-    s.between_events = []  # callables applied one per wait_for round
-
-    def wait_for(classes, check, timeout, what, on_wait=None):
-        pending = list(s.between_events)
-        while True:
-            result = check()
-            if result is not None:
-                return result
-            if not pending:
-                raise exception.XapiTimeout(s.address, 'timed out waiting for ' + what)
-            pending.pop(0)()
-
-    s.wait_for.side_effect = wait_for
-    return s
+    return fakes.script_waits(s)  # between_events: applied one per round
 
 
 def calls(session):
