@@ -115,3 +115,13 @@ def test_snapshot_keeps_the_values_of_the_moment():
     for opt in conf.xenserver_opts:
         assert getattr(copy.xenserver, opt.dest) == getattr(source.xenserver, opt.dest) \
             or opt.dest == 'connection_url'
+
+
+def test_importing_the_driver_registers_no_option():
+    # NOTE: a fresh interpreter: in this one, any test may have registered.
+    # Every module a compute service or the command loads is imported.
+    code = ('from oslo_config import cfg\n'
+            'import xenpool_driver.conf, xenpool_driver.opts, xenpool_driver.driver\n'
+            'import xenpool_driver.cli.main, xenpool_driver.cli.commands\n'
+            'assert "xenserver" not in cfg.CONF and "store" not in cfg.CONF, list(cfg.CONF)\n')
+    subprocess.run([sys.executable, '-c', code], check=True)
