@@ -55,6 +55,8 @@ INJECTED = ('INTERNAL_ERROR', ['fault-matrix'])
 REFUSED_FOR = 0.4
 #: xapi seconds of latency: far beyond every socket timeout of a cell.
 HOLD = 1e6
+#: Real seconds the lab may take to finish its transitions after a cell.
+SETTLE_CEILING = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,8 +228,12 @@ def _run(lab, store, scenario, row, fault):
     for method in ONCE:
         if sent[method] > 1:
             cell.problems.append('%s sent %d times' % (method, sent[method]))
-    # NOTE: the same check a restarted compute service makes: reconcile.
-    lab.settle(timeout=10)
+    # NOTE: the same check a restarted compute service makes: reconcile,
+    # once the lab is quiet (a restart still due would be read half-way: a
+    # loaded machine can take longer than a quiet one, hence a ceiling, and
+    # a lab that never settles is a problem of its own, not a false drift).
+    if not lab.settle(timeout=SETTLE_CEILING):
+        cell.problems.append('the lab did not settle within %.0f s' % SETTLE_CEILING)
     fresh = harness.make_driver(info)
     try:
         report = fresh.reconcile(agg)
