@@ -9,7 +9,8 @@ bounds single calls).
 Verbs are idempotent where xapi allows: they re-read state and accept an
 already reached goal; join, eject and designate are never repeated blindly.
 The mechanics live in modules of one concept: :mod:`.membership` (reading
-who is in the pool), :mod:`.outlived` (a task that outlives its timeout),
+who is in the pool, re-read when a join or eject call fails),
+:mod:`.outlived` (a task that outlives its timeout),
 :mod:`.settle` (a pool settling under a new master). Three verbs are
 defined with their concept and importable from here: :func:`this_host`
 (:mod:`.host`), :func:`pending` and :func:`wait_not_pending`
@@ -31,9 +32,6 @@ XAPI round trips per operation (happy path; the unit tests pin these lists):
 * :func:`designate_new_master`: :func:`snapshot`,
   ``pool.designate_new_master``, then a :func:`snapshot` per evaluation of
   the settle check.
-
-When a join or eject call fails, the master is re-read (:mod:`.membership`);
-a task that outlives ``task_timeout`` is followed (:mod:`.outlived`).
 """
 
 import dataclasses
