@@ -19,7 +19,7 @@ request, and ``helpers.ml`` honours it only while the operation queues for
 the pool lock). After their timeout the task is therefore asked to cancel
 but neither destroyed nor believed cancelled: the :class:`XapiTimeout`
 carries ``task_ref`` and ``still_running=True`` so that the caller follows
-the task and re-reads reality (:mod:`.pool`).
+the task and re-reads reality (:mod:`.outlived`).
 
 Tasks vanish when xapi restarts: a task that disappears, or a connection
 lost while waiting, means the outcome is unknown -> ``XapiUnavailable`` with
