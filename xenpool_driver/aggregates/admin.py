@@ -96,9 +96,13 @@ def force_state(aggregate, state, owner, now):
                 ps.ALL_STATES - {ps.CHANGING}))))
     refuse_live_operation(aggregate, FORCE_ACTION, now)
     old = aggregate.metadata.get(ps.KEY)
-    record = bk.read(aggregate.metadata).replace(
-        intent=None, counted=None,
-        reason='state forced from %s to %s by %s' % (old, state, owner))
+    record = bk.read(aggregate.metadata)
+    # NOTE: forced into error, the failures counted keep naming their
+    # operations; forced anywhere else they are cleared.
+    record = record.replace(
+        intent=None, counted=None, reason=bk.with_operations(
+            'state forced from %s to %s by %s' % (old, state, owner),
+            ledger.counted_operations(record) if state == ps.ERROR else ()))
     if state != ps.ERROR:
         record = record.replace(failures=0)
     ledger.repair(aggregate, dict(bk.updates(record), **{ps.KEY: state}),

@@ -20,12 +20,18 @@ everything else the workflow needs is compact JSON under two keys of ours.
      "failures": 1,                   # consecutive failures
      "master": "192.0.2.11",          # master's management address
      "counted": {"id": "3f2a...", "op": "add", "host": "compute-2"},
-     "reason": "add of compute-2 failed: XAPI error ..."}   # last failure
+     "reason": "add of compute-2 failed: XAPI error ... (counted operations
+                91bc..., 3f2a...)"}   # last failure
 
 Absent fields are omitted; an empty record deletes its key. ``counted`` names
-the last failure already counted, so that ``undo_aggregate_operation`` does
-not count it twice. ``reason`` says why the pool is in ``error`` (or what
-failed last), and stays until the next success.
+the last failure of ours: counted already (then ``undo_aggregate_operation``
+does not count it twice), or not (``"uncounted": true``: nothing that changes
+the pool was sent; an undo that counts it names its operation). ``reason``
+says why the pool is in ``error`` (or what failed last), and stays until the
+next success; while failures are counted it ends with the ids of the
+operations that counted (:func:`with_operations`), newest last, so that the
+reason of an ``error`` state points to the operations that caused it (their
+history records carry XAPI's codes, see :mod:`.history`).
 
 NOTE: a compute service stores metadata values in a 255-character column;
 :func:`encode_intent` drops what can be found again (the URL, the start time)
@@ -156,11 +162,22 @@ class Intent:
 
 @dataclasses.dataclass(frozen=True)
 class Counted:
-    """The last failure already counted (``id`` of its intent)."""
+    """The last failure of ours (``id`` of its intent).
+
+    :param counted: True when it counted already (an undo must not count it
+        again); False when it did not (an undo that counts it names ``id``).
+    """
 
     id: str
     op: str
     host: str
+    counted: bool = True
+
+    def to_json(self):
+        out = {'id': self.id, 'op': self.op, 'host': self.host}
+        if not self.counted:
+            out['uncounted'] = True
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,8 +209,38 @@ def new_intent(op, host, prev_state, owner, started, url=None,
 
 #: Longest owner text kept in an intent (it names a process, see Workflow).
 OWNER_LIMIT = 64
-#: Longest failure reason kept.
+#: Longest failure reason kept (without its operation ids).
 REASON_LIMIT = 160
+#: Shortest failure message kept before operation ids are dropped for room.
+MESSAGE_MIN = 40
+
+_OPERATIONS_RE = re.compile(r'(?:^| )\(counted operations ([0-9a-zA-Z_-]+'
+                            r'(?:, [0-9a-zA-Z_-]+)*)\)$')
+
+
+def with_operations(message, ids):
+    """``message`` naming the operations that counted: ``... (counted
+    operations 91bc..., 3f2a...)``, oldest first; ``message`` alone when
+    ``ids`` is empty. :func:`reason_operations` reads them back.
+    """
+    message = reason_message(message) or ''
+    ids = [i for i in ids if i]
+    if not ids:
+        return message
+    return ('%s (counted operations %s)' % (message, ', '.join(ids))).strip()
+
+
+def reason_operations(reason):
+    """The operation ids a reason names (see :func:`with_operations`), or ()."""
+    match = _OPERATIONS_RE.search(reason or '')
+    return tuple(match.group(1).split(', ')) if match else ()
+
+
+def reason_message(reason):
+    """``reason`` without the operation ids it names (None stays None)."""
+    if reason is None:
+        return None
+    return _OPERATIONS_RE.sub('', reason)
 
 
 def safe_url(url):
@@ -223,19 +270,45 @@ def encode(bookkeeping):
     if bookkeeping.master_address:
         out['master'] = bookkeeping.master_address
     if bookkeeping.counted is not None:
-        out['counted'] = dataclasses.asdict(bookkeeping.counted)
+        out['counted'] = bookkeeping.counted.to_json()
     if not out and not bookkeeping.reason:
         return None
     out['v'] = VERSION
     raw = _dumps(out)
     if bookkeeping.reason:
-        room = VALUE_LIMIT - len(raw) - len(',"reason":""') - 8
-        out['reason'] = _shorten(bookkeeping.reason, min(room, REASON_LIMIT))
-        raw = _dumps(out)
-        while len(raw) > VALUE_LIMIT and out['reason']:
-            out['reason'] = _shorten(out['reason'], len(out['reason']) - 10)
-            raw = _dumps(out)
+        out['reason'] = ''
+        raw = _fit_reason(out, bookkeeping.reason)
     return raw
+
+
+def _fit_reason(out, reason):
+    """Dump ``out`` with as much of ``reason`` as fits in :data:`VALUE_LIMIT`.
+
+    NOTE: the message is shortened first (to :data:`MESSAGE_MIN`), then the
+    oldest operation ids are dropped, then the message again: the newest
+    operation id survives whenever anything of the reason does.
+    """
+    message = _shorten(reason_message(reason), REASON_LIMIT)
+    ids = list(reason_operations(reason))
+    while True:
+        out['reason'] = with_operations(message, ids)
+        if not out['reason']:
+            del out['reason']
+            return _dumps(out)
+        raw = _dumps(out)
+        over = len(raw) - VALUE_LIMIT
+        if over <= 0:
+            return raw
+        if len(message) > MESSAGE_MIN:
+            message = _shorten(message, max(MESSAGE_MIN, len(message) - over))
+        elif len(ids) > 1:
+            ids.pop(0)
+        elif message:
+            message = _shorten(message, len(message) - max(over, 4))
+            if message == '...':
+                message = ''
+        else:
+            ids = []
 
 
 def _shorten(text, limit):
@@ -365,4 +438,5 @@ def _counted(value):
     if not isinstance(value, dict):
         raise TypeError('not an object')
     return Counted(id=_text(value.get('id')), op=_text(value.get('op')),
-                   host=_text(value.get('host')))
+                   host=_text(value.get('host')),
+                   counted=value.get('uncounted') is not True)

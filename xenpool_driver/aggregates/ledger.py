@@ -132,6 +132,10 @@ class Operation:
         self.changed_before = False
         #: the host claim this operation holds (xapi.claims.Claim), if any.
         self.claim = None
+        #: the ref of the XAPI task it created (join, eject), once known.
+        self.task_ref = None
+        #: whether its failure counted towards ``pool_error_threshold``.
+        self.counted = False
         # NOTE: the renewer thread and the operation write the same key.
         self._lock = threading.Lock()
 
@@ -244,19 +248,24 @@ class Operation:
         with self._lock:
             record = bk.read(self.aggregate.metadata)
             state = intent.prev_state
-            reason = '%s of %s failed: %s' % (intent.op, intent.host, exc)
+            ids = counted_operations(record)
             if counts:
+                ids += (intent.id,)
                 failures = record.failures + 1
                 if state == ps.ACTIVE and failures >= threshold:
                     state = ps.ERROR
-                record = record.replace(
-                    failures=failures,
-                    counted=bk.Counted(intent.id, intent.op, intent.host))
+                record = record.replace(failures=failures)
             if new_state is not None:
                 state = new_state
-            record = record.replace(intent=None, reason=reason)
+            reason = bk.with_operations('%s of %s failed: %s' % (
+                intent.op, intent.host, exc), ids)
+            record = record.replace(
+                intent=None, reason=reason,
+                counted=bk.Counted(intent.id, intent.op, intent.host,
+                                   counted=bool(counts)))
             self._write(record, dict(updates or {}, **{ps.KEY: state}))
             self.lost = True
+            self.counted = bool(counts)
         follow_host_list(self.aggregate, updates or {})
         LOG.warning('%s of host %s on aggregate %s failed%s (%d consecutive '
                     'failure(s), state %s): %s', intent.op, intent.host,
@@ -320,7 +329,9 @@ def settle(aggregate, intent, updates, new_state, master_address=None,
     if master_address is not None:
         record = record.replace(master_address=master_address or None)
     if reason is not None:
-        record = record.replace(reason=reason)
+        # NOTE: the failures still counted keep naming their operations
+        record = record.replace(reason=bk.with_operations(
+            reason, counted_operations(record)))
     updates = dict(updates, **bk.updates(record))
     if new_state is not None:
         updates[ps.KEY] = new_state
@@ -357,7 +368,8 @@ def count_failure(aggregate, host, count, threshold):
     """
     record = bk.read(aggregate.metadata)
     done = record.counted
-    if done is not None and done.host == host:
+    ours = done is not None and done.host == host
+    if ours and done.counted:
         aggregate.update_metadata({bk.KEY: bk.encode(
             record.replace(counted=None))})
         return False
@@ -367,9 +379,26 @@ def count_failure(aggregate, host, count, threshold):
         # accounting, or reconcile repairs it; never touch it here.
         return False
     failures = record.failures + 1
-    updates = {bk.KEY: bk.encode(record.replace(failures=failures,
-                                                counted=None))}
+    # NOTE: our own failure that did not count (nothing changed the pool)
+    # counts now: the reason names its operation with the others.
+    message = record.reason or 'a failure of %s reported by the caller' % host
+    ids = counted_operations(record) + ((done.id,) if ours else ())
+    updates = {bk.KEY: bk.encode(record.replace(
+        failures=failures, counted=None,
+        reason=bk.with_operations(message, ids)))}
     if state == ps.ACTIVE and failures >= threshold:
         updates[ps.KEY] = ps.ERROR
     aggregate.update_metadata(updates)
     return True
+
+
+def counted_operations(record):
+    """The ids of the operations whose failures ``record`` counts, oldest first.
+
+    They are named at the end of the kept reason (see
+    :func:`xenpool_driver.aggregates.bookkeeping.with_operations`); none once
+    the count is back to 0.
+    """
+    if not record.failures:
+        return ()
+    return bk.reason_operations(record.reason)

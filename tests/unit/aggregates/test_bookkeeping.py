@@ -134,3 +134,61 @@ def test_recorded_hosts_only_uuid_valued_non_reserved_keys():
     assert bk.recorded_hosts(md) == {'c1': UUID1, 'c2': UUID2}
     assert bk.host_for_uuid(md, UUID2) == 'c2'
     assert bk.host_for_uuid(md, 'nope') is None
+
+
+def test_a_reason_names_its_operations_and_reads_them_back():
+    reason = bk.with_operations('add of c2 failed: X', ['a1', 'b2'])
+    assert reason == 'add of c2 failed: X (counted operations a1, b2)'
+    assert bk.reason_operations(reason) == ('a1', 'b2')
+    assert bk.reason_message(reason) == 'add of c2 failed: X'
+    # naming again replaces the ids, never stacks them
+    assert bk.with_operations(reason, ['c3']) == \
+        'add of c2 failed: X (counted operations c3)'
+    assert bk.with_operations('x', []) == 'x'
+    assert bk.reason_operations('add failed (because)') == ()
+
+
+def test_the_newest_operation_ids_survive_the_compute_service_column():
+    ids = ['%012x' % i for i in range(1, 9)]
+    record = bk.Bookkeeping(
+        failures=8, master_address='192.0.2.11',
+        counted=bk.Counted(ids[-1], 'remove', 'compute-2', counted=False),
+        reason=bk.with_operations('remove of c2 failed: ' + 'r' * 500, ids))
+    raw = bk.encode(record)
+    assert len(raw) <= bk.VALUE_LIMIT
+    back = bk.read({bk.KEY: raw})
+    kept = bk.reason_operations(back.reason)
+    assert len(kept) >= 3 and kept == tuple(ids[-len(kept):])  # newest, in order
+    message = bk.reason_message(back.reason)
+    assert message.startswith('remove of c2 failed: rrr') and \
+        len(message) >= bk.MESSAGE_MIN
+    assert back.counted == record.counted
+
+
+def test_whatever_room_is_left_the_newest_operation_id_survives():
+    newest = 'b' * 12
+    one_id = len(',"reason":"(counted operations %s)"' % newest)
+    messages = set()
+    for size in range(40, 120):
+        record = bk.Bookkeeping(
+            failures=3, master_address='m' * size,
+            counted=bk.Counted('x' * 12, 'remove', 'h' * 60),
+            reason=bk.with_operations('r' * 300, ['a' * 12, newest]))
+        if len(bk.encode(record.replace(reason=None))) + one_id > bk.VALUE_LIMIT:
+            break       # NOTE: no room even for one id (not a real address)
+        raw = bk.encode(record)
+        assert len(raw) <= bk.VALUE_LIMIT, size
+        reason = bk.read({bk.KEY: raw}).reason
+        assert bk.reason_operations(reason)[-1] == newest, size
+        messages.add(bk.reason_message(reason))
+    assert '' in messages and len(messages) > 10    # every regime was reached
+
+
+def test_an_uncounted_failure_marker_round_trips_and_old_markers_counted():
+    marker = bk.Counted('i', 'add', 'c2', counted=False)
+    raw = bk.encode(bk.Bookkeeping(counted=marker))
+    assert json.loads(raw)['counted'] == {'id': 'i', 'op': 'add', 'host': 'c2',
+                                          'uncounted': True}
+    assert bk.read({bk.KEY: raw}).counted == marker
+    old = json.dumps({'v': 1, 'counted': {'id': 'i', 'op': 'add', 'host': 'c2'}})
+    assert bk.read({bk.KEY: old}).counted.counted is True

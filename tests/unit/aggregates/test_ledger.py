@@ -126,3 +126,96 @@ def test_the_lease_expiry_option_reaches_the_intent(mocker):
     intent = bk.new_intent(ps.OP_ADD, 'c1', ps.CREATED, 'me', 100.0)
     w._begin(agg, ps.OP_ADD, 'add_to_aggregate', ps.CREATED, intent)
     assert bk.read(agg.metadata).intent.expires == 134.0    # rounded up, +1 s
+
+
+# -- the reason of an error names the operations that caused it -----------------
+
+def _one_operation(agg, clock, host='c2'):
+    intent = bk.new_intent(ps.OP_ADD, host, agg.metadata[ps.KEY], 'me@box:1',
+                           clock())
+    return ledger.begin(agg, 'add_to_aggregate', ps.OP_ADD,
+                        agg.metadata[ps.KEY], intent, clock, EXPIRY)
+
+
+def _failed(agg, clock, counts=True, threshold=3, host='c2'):
+    op = _one_operation(agg, clock, host)
+    op.fail(exception.XapiError('JOINING_HOST_CONNECTION_FAILED', []),
+            threshold=threshold, counts=counts)
+    return op.intent.id
+
+
+@pytest.mark.parametrize('kind', [fakes.FakeAggregate, fakes.FakeAtomicAggregate])
+def test_the_error_reason_names_every_operation_that_counted(kind):
+    agg, op, clock = _begin(kind)
+    op.succeed({'c2': fakes.UUID['c2']}, ps.ACTIVE, None)
+    ids = [_failed(agg, clock, host='c3') for _ in range(3)]
+    record = bk.read(agg.metadata)
+    assert agg.metadata[ps.KEY] == ps.ERROR and record.failures == 3
+    assert record.reason.startswith('add of c3 failed: XAPI error '
+                                    'JOINING_HOST_CONNECTION_FAILED')
+    assert record.reason.endswith('(counted operations %s)' % ', '.join(ids))
+    assert bk.reason_operations(record.reason) == tuple(ids)
+
+
+def test_a_failure_that_did_not_count_names_only_those_that_did():
+    agg, op, clock = _begin()
+    op.succeed({'c2': fakes.UUID['c2']}, ps.ACTIVE, None)
+    first = _failed(agg, clock)
+    uncounted = _failed(agg, clock, counts=False)
+    record = bk.read(agg.metadata)
+    assert record.failures == 1 and agg.metadata[ps.KEY] == ps.ACTIVE
+    assert bk.reason_operations(record.reason) == (first,)
+    assert uncounted not in record.reason
+    last = _failed(agg, clock)
+    assert bk.reason_operations(bk.read(agg.metadata).reason) == (first, last)
+
+
+def test_a_success_forgets_the_operations_counted():
+    agg, op, clock = _begin()
+    op.succeed({'c2': fakes.UUID['c2']}, ps.ACTIVE, None)
+    _failed(agg, clock)
+    _one_operation(agg, clock, 'c3').succeed({'c3': fakes.UUID['c3']}, ps.ACTIVE,
+                                             None)
+    assert bk.read(agg.metadata).reason is None
+    new = _failed(agg, clock)
+    assert bk.reason_operations(bk.read(agg.metadata).reason) == (new,)
+
+
+def test_the_undo_that_counts_our_uncounted_failure_names_its_operation():
+    agg, op, clock = _begin(fakes.FakeAggregate)
+    op.succeed({'c2': fakes.UUID['c2']}, ps.ACTIVE, None)
+    counted = _failed(agg, clock, host='c3')
+    # e.g. the login refused: nothing changed the pool, our workflow did not
+    # count it; the compute service's undo does.
+    uncounted = _failed(agg, clock, counts=False, host='c3')
+    assert ledger.count_failure(agg, 'c3', True, threshold=2) is True
+    record = bk.read(agg.metadata)
+    assert agg.metadata[ps.KEY] == ps.ERROR and record.failures == 2
+    assert bk.reason_operations(record.reason) == (counted, uncounted)
+    assert record.reason.startswith('add of c3 failed: XAPI error')
+    assert record.counted is None           # consumed: never named twice
+
+
+def test_the_undo_of_a_failure_already_counted_counts_nothing_more():
+    agg, op, clock = _begin(fakes.FakeAggregate)
+    op.succeed({'c2': fakes.UUID['c2']}, ps.ACTIVE, None)
+    counted = _failed(agg, clock, host='c3')
+    assert ledger.count_failure(agg, 'c3', True, threshold=1) is False
+    record = bk.read(agg.metadata)
+    assert record.failures == 1 and agg.metadata[ps.KEY] == ps.ACTIVE
+    assert bk.reason_operations(record.reason) == (counted,)
+
+
+def test_a_rollback_in_error_keeps_naming_the_operations_that_counted():
+    agg, op, clock = _begin()
+    op.succeed({'c2': fakes.UUID['c2']}, ps.ACTIVE, None)
+    ids = [_failed(agg, clock, threshold=1)]
+    assert agg.metadata[ps.KEY] == ps.ERROR
+    intent = bk.new_intent(ps.OP_REMOVE, 'c2', ps.ERROR, 'me@box:1', clock())
+    ledger.begin(agg, 'remove_from_aggregate', ps.OP_REMOVE, ps.ERROR, intent,
+                 clock, EXPIRY)
+    assert ledger.settle(agg, intent, {}, ps.ERROR,
+                         reason='remove of c2 rolled back: nothing was sent')
+    reason = bk.read(agg.metadata).reason
+    assert reason.startswith('remove of c2 rolled back')
+    assert bk.reason_operations(reason) == tuple(ids)
