@@ -95,7 +95,7 @@ def clear_pool(session):
 
 def join(joiner, master, master_address, username, password, timeouts,
          force=False, on_progress=None, joiner_uuid=None, on_phase=None,
-         on_wait=None):
+         on_wait=None, on_task=None):
     """Join ``joiner`` to ``master``'s pool and wait until it is live.
 
     Pre: the joiner is standalone and passes
@@ -125,6 +125,7 @@ def join(joiner, master, master_address, username, password, timeouts,
         and the wait for the joiner's restart begins.
     :param on_wait: told what the wait until live is waiting for (see
         :meth:`XapiSession.wait_for`).
+    :param on_task: called with the join task's ref once it is created.
     :returns: :class:`HostInfo` of the joiner as the master sees it.
     :raises XapiError: xapi refused the join (its code and params).
     :raises XapiUnavailable: the joiner could not be reached and did not join.
@@ -138,7 +139,7 @@ def join(joiner, master, master_address, username, password, timeouts,
     # NOTE: never log the call's arguments: they carry the password.
     LOG.info('Joining host %s to the pool of %s (%s)', joiner_uuid, master_address, method)
     failure = _join_task(joiner, master, method, (master_address, username, password),
-                         joiner_uuid, timeouts, on_progress)
+                         joiner_uuid, timeouts, on_progress, on_task)
     if on_phase is not None:
         on_phase('wait until live')
     try:
@@ -149,7 +150,8 @@ def join(joiner, master, master_address, username, password, timeouts,
         raise timed_out from failure
 
 
-def _join_task(joiner, master, method, args, joiner_uuid, timeouts, on_progress):
+def _join_task(joiner, master, method, args, joiner_uuid, timeouts, on_progress,
+               on_task=None):
     """Run ``Async.<method>`` on the joiner; when it fails, the master's DB decides.
 
     :returns: the failure to keep as context (the host joined although the
@@ -161,7 +163,8 @@ def _join_task(joiner, master, method, args, joiner_uuid, timeouts, on_progress)
         return membership_mod.joined(master, joiner_uuid)
 
     try:
-        joiner.call_async(method, *args, timeout=timeouts.task, on_progress=on_progress)
+        joiner.call_async(method, *args, timeout=timeouts.task, on_progress=on_progress,
+                          on_task=on_task)
     except exception.XapiTimeout as error:
         return outlived.after_timeout(joiner, error, method, joined, timeouts.live)
     except (exception.XapiUnavailable, exception.XapiError) as error:
@@ -194,7 +197,7 @@ def wait_until_live(master, host_uuid, timeout, on_wait=None):
                            on_wait=on_wait)
 
 
-def eject(master, host_uuid, timeouts, force=False, on_progress=None):
+def eject(master, host_uuid, timeouts, force=False, on_progress=None, on_task=None):
     """Eject slave ``host_uuid`` from ``master``'s pool.
 
     Pre: ``host_uuid`` is a slave with no non-halted guest VM resident
@@ -213,6 +216,7 @@ def eject(master, host_uuid, timeouts, force=False, on_progress=None):
     :param host_uuid: the slave's uuid.
     :param force: skip the resident-VM refusal.
     :param on_progress: called with the task's progress (0.0..1.0).
+    :param on_task: called with the eject task's ref once it is created.
     :param timeouts: :class:`PoolTimeouts`: ``task`` for the eject task,
         ``live`` for a task that outlives it and for the host to leave.
     :returns: True when ejected now, False when it was already gone.
@@ -228,8 +232,8 @@ def eject(master, host_uuid, timeouts, force=False, on_progress=None):
         return False
     LOG.info('Ejecting host %s from the pool of %s', host_uuid, master.address)
     try:
-        master.call_async('pool.eject', host_ref,
-                          timeout=timeouts.task, on_progress=on_progress)
+        master.call_async('pool.eject', host_ref, timeout=timeouts.task,
+                          on_progress=on_progress, on_task=on_task)
     except exception.XapiTimeout as error:
         outlived.after_timeout(master, error, 'pool.eject',
                                lambda: membership_mod.gone(master, host_uuid),

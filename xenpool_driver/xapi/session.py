@@ -285,7 +285,8 @@ class XapiSession(object):
         return self._call(EVENT_FROM, (list(classes), token, timeout),
                           self.settings.call_timeout + timeout)
 
-    def call_async(self, method, *args, timeout, on_progress=None):
+    def call_async(self, method, *args, timeout, on_progress=None,
+                   on_task=None):
         """Run ``Async.<method>`` and await the task through ``event.from``.
 
         The event token is taken before the first read of the task. On timeout
@@ -298,6 +299,8 @@ class XapiSession(object):
             ``PoolTimeouts.task``).
         :param on_progress: called with the task's progress (0.0..1.0) as it
             changes.
+        :param on_task: called with the task's ref once it is known (created,
+            or found after a lost answer), before it is awaited.
         :returns: the task's decoded result (``""`` for void calls).
         :raises XapiError: the task failed: XAPI's code and params from
             ``error_info`` (``TASK_CANCELLED`` when cancelled).
@@ -314,6 +317,8 @@ class XapiSession(object):
             task_ref = tasks.find_lost(self, method, lost)
             if task_ref is None:
                 raise
+        if on_task is not None:
+            on_task(task_ref)
         return tasks.await_task(self, task_ref, method, deadline, self._clock,
                                 on_progress)
 

@@ -170,7 +170,7 @@ def test_join_runs_on_the_joiner_then_waits_until_live(master, master_fake, join
     assert info.uuid == 'joiner' and info.enabled and info.live
     joiner.call_async.assert_called_once_with(method, MASTER_ADDR, 'root', passwords.PASSWORD,
                                               timeout=TIMEOUTS.task,
-                                              on_progress=progress.append)
+                                              on_progress=progress.append, on_task=None)
     master.call_async.assert_not_called()
     # XAPI calls of a join: uuid read before, then the liveness check per event round.
     assert calls(joiner) == ['pool.get_all_records', 'host.get_record']
@@ -293,7 +293,8 @@ def test_eject_slave(master, master_fake):
     master.call_async.side_effect = _ejects(master_fake)
     assert pool.eject(master, 'slave', TIMEOUTS) is True
     master.call_async.assert_called_once_with('pool.eject', 'OpaqueRef:slave',
-                                              timeout=TIMEOUTS.task, on_progress=None)
+                                              timeout=TIMEOUTS.task, on_progress=None,
+                                              on_task=None)
     assert calls(master) == ['pool.get_all_records', 'host.get_all_records',
                              'VM.get_all_records', 'host.get_all_records']
     assert 'slave' not in pool.snapshot(master).uuids
@@ -585,3 +586,20 @@ def test_eject_outliving_its_timeout_that_completes_succeeds(master, master_fake
     master.between_events = [lambda: master_fake.remove_host('slave')]
     assert pool.eject(master, 'slave', TIMEOUTS) is True
     assert master.call_async.call_count == 1
+
+
+def test_join_and_eject_tell_their_task_ref(master, master_fake, joiner):
+    told = []
+
+    def created(side_effect):
+        def call(method, *args, on_task, **kwargs):
+            on_task('OpaqueRef:task-' + method)
+            return side_effect(method, *args, **kwargs)
+        return call
+    joiner.call_async.side_effect = created(_joins(master_fake))
+    master.between_events = [_restart(master_fake)]
+    pool.join(joiner, master, MASTER_ADDR, 'root', passwords.PASSWORD, TIMEOUTS,
+              on_task=told.append)
+    master.call_async.side_effect = created(_ejects(master_fake))
+    pool.eject(master, 'joiner', TIMEOUTS, on_task=told.append)
+    assert told == ['OpaqueRef:task-pool.join', 'OpaqueRef:task-pool.eject']

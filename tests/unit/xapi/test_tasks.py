@@ -179,3 +179,36 @@ def test_timeout_of_an_uncancellable_task_keeps_it_running(fake, xs, clock, meth
     assert getattr(info.value, 'still_running', False) is kept
     assert getattr(info.value, 'task_ref', None) == (TASK if kept else None)
     assert info.value.maybe_applied is True
+
+
+def test_the_task_ref_is_told_once_created_before_it_is_awaited(fake, xs):
+    told = []
+
+    def first_event(url, *args):
+        told.append(('event.from', list(told)))
+        return batch('t1', task('success', 1.0, '<value></value>'))
+    fake.on('event_from', first_event)
+    xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT,
+                  on_task=lambda ref: told.append(ref))
+    assert told == [TASK, ('event.from', [TASK])]
+
+
+def test_the_task_of_a_lost_answer_is_told_when_found(fake, xs):
+    fake.on('Async.pool.join', ConnectionResetError(104, 'reset'))
+    fake.on('task.get_all_records', {TASK: {'name_label': 'Async.pool.join',
+                                            'status': 'pending'}})
+    fake.on('event_from', batch('t1', task('success', 1.0, '<value></value>')))
+    told = []
+    xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT,
+                  on_task=told.append)
+    assert told == [TASK]
+    assert fake.methods().count('Async.pool.join') == 1
+
+
+def test_no_task_no_ref_told(fake, xs):
+    fake.on('Async.pool.join', XenAPI.Failure(['HOSTS_NOT_HOMOGENEOUS', 'x']))
+    told = []
+    with pytest.raises(exception.XapiError):
+        xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT,
+                      on_task=told.append)
+    assert told == []
