@@ -115,7 +115,7 @@ class AddSteps:
                   joiner_uuid=host_uuid,
                   on_progress=lambda f: self.report('join', f),
                   on_phase=lambda phase: self._live_phase(op, phase),
-                  on_wait=self.report)
+                  on_wait=self.report, on_task=op.task_created)
         return {intent.host: host_uuid}, None
 
     def read_joiner(self, aggregate, action, host, url, joiner, master):

@@ -160,6 +160,10 @@ class Operation:
                                                 self.intent.host, agg.id))
             agg.update_metadata(updates)
 
+    def task_created(self, task_ref):
+        """Remember the XAPI task this operation created (for its history)."""
+        self.task_ref = task_ref
+
     def note(self, extra=None, master_address=None, **changes):
         """Record progress (a phase, a uuid, a target) and renew the lease.
 

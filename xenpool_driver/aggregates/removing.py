@@ -73,7 +73,8 @@ class RemoveSteps:
 
     def _eject(self, op, master, force):
         pool.eject(master, op.intent.host_uuid, self.locator.timeouts,
-                   force=force, on_progress=lambda f: self.report('eject', f))
+                   force=force, on_progress=lambda f: self.report('eject', f),
+                   on_task=op.task_created)
 
     def _clear_last(self, aggregate, op, master):
         op.note(phase='clear')

@@ -37,6 +37,7 @@ from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import adding
 from xenpool_driver.aggregates import admin
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import history as history_mod
 from xenpool_driver.aggregates import ledger
 from xenpool_driver.aggregates import locating
 from xenpool_driver.aggregates import reading
@@ -77,18 +78,23 @@ class Workflow:
         default :func:`default_owner`).
     :param lease_wait: ``wait(seconds) -> bool`` between lease renewals
         (see :class:`.ledger.Renewer`); tests inject it.
+    :param history: a :class:`~.history.HistorySink` given one
+        :class:`~.history.OperationRecord` as each operation ends (None:
+        nothing is recorded); e.g. ``Store.record_operation``, or
+        :func:`.history.log_sink` for a compute service.
     :ivar locator: the :class:`~.locating.XapiLocator` (where xapi is).
     :ivar progress: optional callable ``(phase, fraction_or_None)`` told of
         each phase of a long operation and of the XAPI task's progress.
     """
 
     def __init__(self, connector, conf=None, own_host=None, host_locator=None,
-                 clock=None, owner=None, lease_wait=None):
+                 clock=None, owner=None, lease_wait=None, history=None):
         self.locator = locating.XapiLocator(connector, conf, own_host,
                                             host_locator)
         self.clock = clock or time.time
         self.owner = owner or default_owner()
         self.lease_wait = lease_wait
+        self.history = history
         self.progress = None
 
     def _report(self, phase, fraction=None):
@@ -154,13 +160,13 @@ class Workflow:
         state, record = self._check(aggregate, ps.OP_ADD, ADD_ACTION)
         url = self.locator.host_url(aggregate, ADD_ACTION, host, slave_info)
         first = not bk.recorded_hosts(aggregate.metadata)
+        steps = self._add_steps()
+        force = self._join_force(force)
         intent = bk.new_intent(ps.OP_ADD, host, state, self.owner, self.clock(),
                                url=url, host_uuid=(slave_info or {}).get(
                                    'xenhost_uuid'))
         op = self._begin(aggregate, ps.OP_ADD, ADD_ACTION, state, intent)
-        steps = self._add_steps()
-        force = self._join_force(force)
-        with self._renewing(op):
+        with self._operation(aggregate, op, ps.OP_ADD):
             updates, master_address = self._run(
                 aggregate, op,
                 (lambda: steps.first_host(aggregate, op, record)) if first else
@@ -238,7 +244,8 @@ class Workflow:
         intent = bk.new_intent(ps.OP_REMOVE, host, state, self.owner,
                                self.clock(), host_uuid=host_uuid)
         op = self._begin(aggregate, ps.OP_REMOVE, REMOVE_ACTION, state, intent)
-        with self._renewing(op):
+        with self._operation(aggregate, op, history_mod.DEAD_REMOVE if dead
+                             else ps.OP_REMOVE):
             updates, master_address = self._run(
                 aggregate, op,
                 lambda: steps.remove(aggregate, op, record, is_master, force,
@@ -345,6 +352,34 @@ class Workflow:
         except ValueError as exc:
             raise exception.InvalidAggregateAction(action, aggregate.id,
                                                    str(exc))
+
+    @contextlib.contextmanager
+    def _operation(self, aggregate, op, name):
+        """Run an operation begun: renew its lease, and record how it ended.
+
+        NOTE: the one place every operation ends - success, failure, our own
+        refusal, an interruption - so it is recorded exactly once.
+        """
+        try:
+            with self._renewing(op):
+                yield
+        except BaseException as exc:
+            self._record(aggregate, op, name, exc)
+            raise
+        self._record(aggregate, op, name, None)
+
+    def _record(self, aggregate, op, name, exc):
+        """Hand the :class:`~.history.OperationRecord` of ``op`` to the sink."""
+        if self.history is None:
+            return
+        try:
+            self.history(history_mod.record_of(
+                aggregate, op.intent, name, self.clock(), exc=exc,
+                task=op.task_ref, counted=op.counted))
+        except Exception:  # noqa: BLE001 - NOTE: never changes the outcome
+            LOG.warning('Operation %s of host %s on aggregate %s not recorded '
+                        'in the history', op.intent.id, op.intent.host,
+                        aggregate.id, exc_info=True)
 
     @contextlib.contextmanager
     def _renewing(self, op):

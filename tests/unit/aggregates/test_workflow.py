@@ -152,7 +152,8 @@ def test_join_passes_use_join_force_and_credentials(kind, force, xapi):
                                                   joiner_uuid=UUID['c2'])
     xapi.ops['join'].assert_called_once_with(
         joiner, master, '192.0.2.1', 'root', passwords.PASSWORD, fakes.TIMEOUTS, force=force,
-        joiner_uuid=UUID['c2'], on_progress=mock.ANY, on_phase=mock.ANY, on_wait=mock.ANY)
+        joiner_uuid=UUID['c2'], on_progress=mock.ANY, on_phase=mock.ANY, on_wait=mock.ANY,
+        on_task=mock.ANY)
     # NOTE: the XAPI round trips of an add are those of these two pool ops
     assert xapi.names == ['preflight', 'join']
     assert agg.metadata['c2'] == UUID['c2']
@@ -506,7 +507,7 @@ def test_remove_slave_ejects_on_master(conf, xapi, kind, force):
     flow(conf, xapi).remove(agg, 'c2', force=force)
     xapi.ops['eject'].assert_called_once_with(
         xapi.sessions['https://192.0.2.1'], UUID['c2'], fakes.TIMEOUTS, force=force,
-        on_progress=mock.ANY)
+        on_progress=mock.ANY, on_task=mock.ANY)
     assert xapi.names == ['eject']
     assert seen[0][ps.KEY] == ps.CHANGING
     assert bk.read(seen[0]).intent.op == 'remove'
@@ -528,7 +529,7 @@ def test_remove_master_designates_then_ejects(conf, xapi):
         membership=xapi.ops['snapshot'].return_value)  # NOTE: read once, not twice
     xapi.ops['eject'].assert_called_once_with(
         xapi.sessions['https://192.0.2.3'], UUID['c1'], fakes.TIMEOUTS, force=False,
-        on_progress=mock.ANY)
+        on_progress=mock.ANY, on_task=mock.ANY)
     md = agg.metadata
     assert md[bk.MASTER_COMPUTE] == 'c3' and 'c1' not in md
     assert bk.read(md).master_address == '192.0.2.3'
@@ -738,7 +739,7 @@ def test_remove_master_ejects_through_the_session_that_followed_the_new_master(c
     xapi.ops['designate_new_master'].side_effect = designate
     flow(conf, xapi).remove(agg, 'c1')
     xapi.ops['eject'].assert_called_once_with(old, UUID['c1'], fakes.TIMEOUTS, force=False,
-                                              on_progress=mock.ANY)
+                                              on_progress=mock.ANY, on_task=mock.ANY)
 
 
 def test_a_dead_master_is_refused_before_any_change(conf, xapi):
