@@ -5,6 +5,8 @@ from oslo.config's environment variables (``OS_XENSERVER__CONNECTION_PASSWORD``)
 or from a lab file; never from a command-line argument.
 """
 
+import inspect
+import ipaddress
 import json
 
 from xenpool_driver import exception
@@ -68,6 +70,28 @@ def check_store_url(url):
     return url
 
 
+def xapi_url(text):
+    """A host's xapi URL as the operator typed it: a bare address means https.
+
+    ``xe -s`` users type ``192.0.2.10``, ``xcp1.example.org``, ``[fd00::1]``
+    or ``xcp1:8443``; each means ``https://<it>`` (a bare IPv6 address gets
+    its brackets). A URL with a scheme is left as it is.
+
+    :param text: the operator's URL or address, or None.
+    :returns: the URL (None for None); :func:`check_host_args` checks it.
+    """
+    if text is None:
+        return None
+    text = text.strip()
+    if '://' in text or not text:
+        return text
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return 'https://' + text
+    return 'https://[%s]' % text
+
+
 def check_host_args(host=None, url=None):
     """Check a command's host name and xapi URL before anything changes.
 
@@ -90,6 +114,9 @@ class Context(object):
     :param lab: a :class:`LabFile` or None.
     :param store_url: ``--store`` (overrides ``[store] connection``).
     :param progress: callable ``(phase, fraction)`` for long operations.
+
+    Every operation of the workflow it builds is recorded in the store's
+    history (``Workflow(..., history=store.record_operation)``).
     """
 
     def __init__(self, conf, lab=None, store_url=None, progress=None):
@@ -110,6 +137,10 @@ class Context(object):
             if not conf.xenserver.connection_url and lab.hosts:
                 first = next(iter(lab.hosts.values()))
                 conf.set_override('connection_url', first['url'], 'xenserver')
+        url = conf.xenserver.connection_url
+        if url and xapi_url(url) != url:
+            # NOTE: "connection_url = 192.0.2.10" means https, as --url does
+            conf.set_override('connection_url', xapi_url(url), 'xenserver')
         redaction.register_secret(conf.xenserver.connection_password)
 
     @property
@@ -140,11 +171,23 @@ class Context(object):
     @property
     def workflow(self):
         if self._workflow is None:
+            kwargs = {}
+            if _accepts_history():
+                kwargs['history'] = self.record_operation
             self._workflow = workflow_mod.Workflow(
-                lambda: self.connector, conf=self.conf, host_locator=self.locate)
-            if self.progress is not None and hasattr(self._workflow, 'progress'):
+                lambda: self.connector, conf=self.conf, host_locator=self.locate,
+                **kwargs)
+            if self.progress is not None:
                 self._workflow.progress = self.progress
         return self._workflow
+
+    def record_operation(self, record):
+        """The workflow's history sink: the store's ``record_operation``.
+
+        NOTE: the store is opened when the first record comes, not when the
+        workflow is built (``pool show`` needs no store).
+        """
+        return self.store.record_operation(record)
 
     def locate(self, host):
         """xapi URL of compute host ``host``: the lab file, then the inventory."""
@@ -165,3 +208,12 @@ class Context(object):
             self._connector.close()
         if self._store is not None:
             self._store.close()
+
+
+def _accepts_history():
+    """Whether the workflow takes a ``history`` sink yet.
+
+    NOTE: transitional: the workflow's history parameter lands separately
+    (issue 13); until then operations are not recorded.
+    """
+    return 'history' in inspect.signature(workflow_mod.Workflow).parameters

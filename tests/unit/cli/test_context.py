@@ -1,11 +1,13 @@
 """What a command works with: the store URL it may use, its busy timeout, its host input."""
 
+import types
+
 import pytest
 
 from tests import passwords
 from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import bookkeeping as bk
-from xenpool_driver.cli import commands
+from xenpool_driver.cli import app
 from xenpool_driver.cli import context as context_mod
 from tests.unit.store import busy_timeout_ms
 
@@ -30,8 +32,7 @@ def test_lasting_store_is_accepted(url):
 
 def test_context_refuses_an_in_memory_store_before_opening_it(mocker):
     opened = mocker.patch.object(store_mod, 'Store', autospec=True)
-    ctx = context_mod.Context(commands.build_conf(['aggregate', 'list']),
-                              store_url='sqlite://')
+    ctx = context_mod.Context(_conf(), store_url='sqlite://')
     with pytest.raises(store_mod.InvalidInput):
         ctx.store
     opened.assert_not_called()
@@ -39,8 +40,7 @@ def test_context_refuses_an_in_memory_store_before_opening_it(mocker):
 
 def test_context_honours_the_store_busy_timeout(tmp_path):
     (tmp_path / 'xenpool.conf').write_text('[store]\nbusy_timeout = 2.5\n')
-    conf = commands.build_conf(['--config-file', str(tmp_path / 'xenpool.conf'),
-                                'aggregate', 'list'])
+    conf = _conf(str(tmp_path / 'xenpool.conf'))
     ctx = context_mod.Context(conf, store_url='sqlite:///%s' % (tmp_path / 's.sqlite'))
     try:
         assert busy_timeout_ms(ctx.store) == 2500
@@ -65,18 +65,31 @@ def test_plain_host_and_url_are_accepted():
     context_mod.check_host_args('h2', 'https://10.0.0.2:443/')
 
 
-@pytest.mark.parametrize('argv', [
-    ['aggregate', 'add-host', 'p1', 'master_compute'],
-    ['aggregate', 'add-host', 'p1', 'h2', '--url', 'http://root:%s@10.0.0.2' % passwords.PASSWORD],
-    ['aggregate', 'remove-host', 'p1', 'operational_state'],
-    ['preflight', 'p1', 'xenpool:state'],
-    ['preflight', 'p1', 'h2', '--url', 'http://root@10.0.0.2'],
-    ['pool', 'show', '--url', 'http://root:%s@10.0.0.1' % passwords.PASSWORD],
-])
-def test_commands_check_host_input_before_anything(mocker, argv):
-    conf = commands.build_conf(argv)
-    ctx = mocker.Mock()
-    key = (conf.command.name, getattr(conf.command, 'action', None))
-    with pytest.raises(store_mod.InvalidInput):
-        commands.COMMANDS[key](ctx, commands._Args(conf.command))
-    assert ctx.mock_calls == []
+def _conf(*config_files):
+    return app.build_conf(types.SimpleNamespace(config_file=list(config_files)))
+
+
+def test_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv('OS_XENSERVER__CONNECTION_PASSWORD', passwords.PASSWORD)
+    assert _conf().xenserver.connection_password == passwords.PASSWORD
+
+
+@pytest.mark.parametrize('configured, url', [
+    ('192.0.2.10', 'https://192.0.2.10'), ('https://192.0.2.10', 'https://192.0.2.10')])
+def test_a_bare_connection_url_means_https(configured, url):
+    conf = _conf()
+    conf.set_override('connection_url', configured, 'xenserver')
+    context_mod.Context(conf)
+    assert conf.xenserver.connection_url == url
+
+
+def test_the_workflow_records_every_operation_in_the_store(mocker):
+    """Context builds the workflow with history=the store's record_operation."""
+    workflow = mocker.patch.object(context_mod.workflow_mod, 'Workflow', autospec=True)
+    mocker.patch.object(context_mod, '_accepts_history', return_value=True)
+    ctx = context_mod.Context(_conf(), store_url='sqlite:///x.sqlite')
+    ctx._store = mocker.Mock()
+    assert ctx.workflow is workflow.return_value
+    sink = workflow.call_args.kwargs['history']
+    sink('the record')
+    ctx._store.record_operation.assert_called_once_with('the record')
