@@ -1,218 +1,276 @@
-"""Argument parsing and the one-line errors of the ``xenpool`` commands."""
+"""The commands' wiring: what each asks the workflow and the store, and its exit code."""
 
 import json
 
 import pytest
 
+from tests.unit.aggregates import fakes
+from tests.unit.cli.conftest import FakePlan, Tty, run
 from xenpool_driver import exception
 from xenpool_driver.aggregates import workflow as workflow_mod
-from xenpool_driver.cli import commands
-from xenpool_driver.cli import main as cli_main
+from xenpool_driver.cli import errors
 from xenpool_driver.xapi import preflight
-from tests import passwords
-from tests.unit.aggregates import fakes
+
+URL = 'https://10.0.0.2'
 
 
-def _command(argv):
-    conf = commands.build_conf(argv)
-    return conf, commands._Args(conf.command)
+@pytest.mark.parametrize('spelling', [['aggregate', 'add-host'], ['aggregate', 'add', 'host']])
+@pytest.mark.parametrize('flags, force', [([], None), (['--force-join'], True)])
+def test_add_host_passes_force_join_as_an_argument(ctx, spelling, flags, force):
+    """A per-call flag: the workflow's ``force``, never a config override
+    (None leaves it to [xenserver] use_join_force)."""
+    ctx.workflow.add.return_value = 'u2'
+    result = run(spelling + ['p1', 'h2'] + flags, ctx)
+    assert result.status == 0, result.err
+    ctx.workflow.add.assert_called_once_with(
+        ctx.store.get_aggregate.return_value, 'h2', slave_info={'url': URL}, force=force)
+    ctx.conf.set_override.assert_not_called()
+    assert result.out == 'added h2 to p1: active\n'
 
 
-@pytest.mark.parametrize('argv, key, aggregate', [
-    (['aggregate', 'create', 'p1'], ('aggregate', 'create'), 'p1'),
-    (['aggregate', 'show', 'p1'], ('aggregate', 'show'), 'p1'),
-    (['aggregate', 'add-host', 'p1', 'h2'], ('aggregate', 'add-host'), 'p1'),
-    (['aggregate', 'remove-host', 'p1', 'h2'], ('aggregate', 'remove-host'), 'p1'),
-    (['aggregate', 'reconcile', 'p1'], ('aggregate', 'reconcile'), 'p1'),
-    (['aggregate', 'delete', 'aggregate'], ('aggregate', 'delete'), 'aggregate'),
-    (['preflight', 'p1', 'h2'], ('preflight', None), 'p1'),
+def test_add_host_as_json_is_an_operation(ctx):
+    ctx.workflow.add.return_value = 'u2'
+    result = run(['aggregate', 'add-host', 'p1', 'h2', '-f', 'json'], ctx)
+    record = json.loads(result.out)
+    assert (record['op'], record['aggregate'], record['host'], record['host_uuid'],
+            record['outcome'], record['state_after']) == (
+        'add', 'p1', 'h2', 'u2', 'succeeded', 'active')
+
+
+@pytest.mark.parametrize('given, url', [
+    ('192.0.2.10', 'https://192.0.2.10'),
+    ('xcp1.example.org', 'https://xcp1.example.org'),
+    ('[fd00::1]', 'https://[fd00::1]'),
+    ('fd00::1', 'https://[fd00::1]'),
+    ('xcp1:8443', 'https://xcp1:8443'),
+    ('http://10.0.0.2/', 'http://10.0.0.2/'),
 ])
-def test_sub_command_and_aggregate_name_are_kept_apart(argv, key, aggregate):
-    conf, args = _command(argv)
-    assert (conf.command.name, args.action) == key
-    assert key in commands.COMMANDS
-    assert args.aggregate == aggregate
+def test_a_bare_address_means_https(ctx, given, url):
+    ctx.workflow.membership.return_value = fakes.membership('c1')
+    assert run(['aggregate', 'add-host', 'p1', 'h2', '--url', given], ctx).status == 0
+    ctx.store.set_host_url.assert_called_once_with('h2', url)
+    assert run(['pool', 'show', '--url', given], ctx).status == 0
+    ctx.workflow.membership.assert_called_with(url)
 
 
-def test_add_host_arguments():
-    _conf, args = _command(['aggregate', 'add-host', 'p1', 'h2', '--url',
-                            'http://10.0.0.2/', '--force-join'])
-    assert (args.host, args.url, args.force_join) == ('h2', 'http://10.0.0.2/', True)
+def test_unknown_host_is_a_usage_error(ctx):
+    ctx.locate.return_value = None
+    result = run(['aggregate', 'add-host', 'p1', 'h9'], ctx)
+    assert result.status == errors.USAGE and 'unknown host h9: give --url' in result.err
+    ctx.workflow.add.assert_not_called()
+
+
+# -- remove-host: what it destroys, asked ------------------------------------------
+
+def _eject_plan(**kw):
+    values = dict(operation='remove', aggregate='p1', host='h2', calls=['pool.eject'],
+                  losses={'vms': ['web1'], 'vdis': ['web1 disk 0', 'scratch']})
+    values.update(kw)
+    return FakePlan(**values)
 
 
 @pytest.mark.parametrize('flags, force, dead', [
     ([], False, False), (['--force'], True, False), (['--dead'], False, True)])
-def test_remove_host_passes_force_and_dead(mocker, flags, force, dead):
-    _conf, args = _command(['aggregate', 'remove-host', 'p1', 'h2'] + flags)
-    ctx = mocker.Mock()
-    ctx.store.get_aggregate.return_value.hosts = []
-    assert commands.cmd_remove_host(ctx, args) == 0
-    ctx.workflow.remove.assert_called_once_with(
-        ctx.store.get_aggregate.return_value, 'h2', force=force, dead=dead)
+def test_remove_host_with_yes_passes_force_and_dead(ctx, flags, force, dead):
+    ctx.workflow.plan_remove.return_value = _eject_plan()
+    result = run(['aggregate', 'remove-host', 'p1', 'h2', '--yes'] + flags, ctx)
+    assert result.status == 0, result.err
+    agg = ctx.store.get_aggregate.return_value
+    ctx.workflow.plan_remove.assert_called_once_with(agg, 'h2', force=force, dead=dead)
+    ctx.workflow.remove.assert_called_once_with(agg, 'h2', force=force, dead=dead)
+    assert result.out == 'removed h2 from p1: active\n'
 
 
-def test_store_and_lab_file_options():
-    conf, _args = _command(['--store', 'sqlite:///x.sqlite', '--lab-file', 'lab.json',
-                            'aggregate', 'list'])
-    assert conf.store_url == 'sqlite:///x.sqlite'
-    assert conf.lab_file == 'lab.json'
-    assert hasattr(conf.store, 'connection')   # the [store] group stays reachable
+def test_remove_host_without_a_terminal_nor_yes_is_refused(ctx):
+    ctx.workflow.plan_remove.return_value = _eject_plan()
+    result = run(['aggregate', 'remove-host', 'p1', 'h2'], ctx)
+    assert result.status == errors.REFUSED
+    assert result.err.count('\n') == 1 and 'give --yes' in result.err
+    assert 'web1' in result.err and 'scratch' in result.err
+    ctx.workflow.remove.assert_not_called()
 
 
-@pytest.mark.parametrize('argv', [
-    ['aggregate', 'list', '--json'],
-    ['aggregate', 'show', 'p1', '--json'],
-    ['aggregate', 'reconcile', '--all', '--json'],
-    ['preflight', 'p1', 'h2', '--json'],
-    ['pool', 'show', '--url', 'http://10.0.0.1/', '--json'],
+@pytest.mark.parametrize('answer, removed', [('y\n', True), ('yes\n', True), ('\n', False),
+                                             ('n\n', False)])
+def test_remove_host_on_a_terminal_shows_the_losses_and_asks(ctx, answer, removed):
+    ctx.workflow.plan_remove.return_value = _eject_plan()
+    result = run(['aggregate', 'remove-host', 'p1', 'h2'], ctx, stdin=Tty(answer))
+    assert 'vms: web1' in result.err and 'vdis: web1 disk 0, scratch' in result.err
+    assert 'Remove h2 from p1? [y/N]' in result.err
+    assert ctx.workflow.remove.called is removed
+    assert result.status == (0 if removed else errors.REFUSED)
+
+
+def test_remove_host_that_destroys_nothing_is_not_asked(ctx):
+    ctx.workflow.plan_remove.return_value = FakePlan('remove', 'p1', 'h2', calls=[])
+    ctx.workflow.remove.return_value = False
+    result = run(['aggregate', 'remove-host', 'p1', 'h2'], ctx)
+    assert result.status == 0
+    assert result.out == 'h2 is not a member of p1: nothing to remove\n'
+
+
+def test_remove_host_refused_by_the_plan_changes_nothing(ctx):
+    ctx.workflow.plan_remove.return_value = _eject_plan(refusal='running VMs: web1')
+    result = run(['aggregate', 'remove-host', 'p1', 'h2', '--yes'], ctx)
+    assert result.status == errors.REFUSED and 'running VMs: web1' in result.err
+    ctx.workflow.remove.assert_not_called()
+
+
+# -- --dry-run: the plan, nothing changed ----------------------------------------------
+
+@pytest.mark.parametrize('argv, planner, kwargs', [
+    (['aggregate', 'add-host', 'p1', 'h2', '--url', '10.0.0.2'], 'plan_add',
+     {'slave_info': {'url': URL}, 'force': None}),
+    (['aggregate', 'remove-host', 'p1', 'h2', '--force'], 'plan_remove',
+     {'force': True, 'dead': False}),
 ])
-def test_json_on_read_commands(argv):
-    _conf, args = _command(argv)
-    assert args.json is True
+def test_dry_run_prints_the_plan_and_changes_nothing(ctx, argv, planner, kwargs):
+    plan = _eject_plan(operation=argv[1].split('-')[0], designate='h3',
+                       preflight=[{'code': 'HOSTS_NOT_HOMOGENEOUS', 'params': [],
+                                   'reason': 'cpu'}])
+    getattr(ctx.workflow, planner).return_value = plan
+    result = run(argv + ['--dry-run'], ctx)
+    assert result.status == 0, result.err
+    getattr(ctx.workflow, planner).assert_called_once_with(
+        ctx.store.get_aggregate.return_value, 'h2', **kwargs)
+    for change in ('add', 'remove'):
+        getattr(ctx.workflow, change).assert_not_called()
+    ctx.store.set_host_url.assert_not_called()
+    assert 'dry run: nothing changed' in result.out
+    assert '  call: pool.eject' in result.out and '  new master: h3' in result.out
+    assert '  destroys: vms: web1' in result.out
+    assert '  preflight: HOSTS_NOT_HOMOGENEOUS : cpu' in result.out
+    data = json.loads(run(argv + ['--dry-run', '-f', 'json'], ctx).out)
+    assert data == plan.to_dict()
 
 
-@pytest.mark.parametrize('argv', [
-    ['--xenserver-connection_password', passwords.PASSWORD, 'aggregate', 'list'],
-    ['--connection-password', passwords.PASSWORD, 'aggregate', 'list'],
-    ['--password', passwords.PASSWORD, 'aggregate', 'list'],
-    ['aggregate', 'add-host', 'p1', 'h2', '--password', passwords.PASSWORD],
-    ['pool', 'show', '--url', 'http://10.0.0.1/', '--password', passwords.PASSWORD],
-])
-def test_credentials_are_never_a_command_line_argument(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        commands.build_conf(argv)
-    assert exc.value.code == 2
+def test_dry_run_of_a_refused_plan_exits_refused(ctx):
+    ctx.workflow.plan_add.return_value = FakePlan('add', 'p1', 'h2',
+                                                  refusal='setup in progress')
+    result = run(['aggregate', 'add-host', 'p1', 'h2', '--dry-run'], ctx)
+    assert result.status == errors.REFUSED
+    assert '  refused: setup in progress' in result.out
 
 
-def test_no_option_names_a_secret():
-    conf = commands.build_conf(['aggregate', 'list'])
-    parser_help = []
-    for opt in commands.cli_opts:
-        parser_help.append(opt.dest)
-    assert not [d for d in parser_help if 'pass' in d or 'secret' in d]
-    # NOTE: the password is an option of the config file and environment only
-    assert 'connection_password' in conf.xenserver
-    assert not conf.xenserver.connection_password
-
-
-def test_password_from_the_environment(monkeypatch):
-    monkeypatch.setenv('OS_XENSERVER__CONNECTION_PASSWORD', passwords.PASSWORD)
-    conf = commands.build_conf(['aggregate', 'list'])
-    assert conf.xenserver.connection_password == passwords.PASSWORD
-
-
-def test_error_line_carries_the_xapi_code_on_one_line():
-    exc = exception.XapiError('POOL_JOINING_HOST_MUST_HAVE_SAME_PRODUCT_VERSION',
-                              ['8.2.1', '8.3.0'], method='pool.join')
-    line = commands.error_line(exc)
-    assert line.startswith('xapi error POOL_JOINING_HOST_MUST_HAVE_SAME_PRODUCT_VERSION')
-    assert '8.2.1' in line and '(in pool.join)' in line
-    assert '\n' not in line
-
-
-def test_error_line_of_other_errors_is_their_text():
-    exc = exception.XapiUnavailable('http://10.0.0.1/', 'connection refused')
-    assert commands.error_line(exc) == str(exc)
-    assert '\n' not in commands.error_line(exc)
-
-
-def test_main_prints_one_error_line_and_fails(tmp_path, capsys):
-    status = cli_main.main(['--store', 'sqlite:///%s' % (tmp_path / 's.sqlite'),
-                            'aggregate', 'show', 'nope'])
-    err = capsys.readouterr().err
-    assert status == 1
-    assert err.count('\n') == 1 and err.startswith('xenpool: error: ')
-
-
-def test_bad_lab_file_is_one_error_line(tmp_path, capsys):
-    (tmp_path / 'lab.json').write_text('{}')
-    status = cli_main.main(['--lab-file', str(tmp_path / 'lab.json'), '--store',
-                            'sqlite:///%s' % (tmp_path / 's.sqlite'), 'aggregate', 'list'])
-    err = capsys.readouterr().err
-    assert status == 1
-    assert 'malformed lab file' in err and err.count('\n') == 1
-
-
-def test_create_list_show_without_xapi(tmp_path, capsys):
-    store = ['--store', 'sqlite:///%s' % (tmp_path / 's.sqlite')]
-    assert cli_main.main(store + ['aggregate', 'create', 'p1']) == 0
-    assert cli_main.main(store + ['aggregate', 'create', 'plain', '--no-hv-pool']) == 0
-    assert cli_main.main(store + ['aggregate', 'create', 'p1']) == 1
-    capsys.readouterr()
-    assert cli_main.main(store + ['aggregate', 'list', '--json']) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [(r['name'], r['operational_state']) for r in rows] == [
-        ('p1', 'created'), ('plain', None)]
-    assert cli_main.main(store + ['aggregate', 'show', 'p1', '--json']) == 0
-    view = json.loads(capsys.readouterr().out)
-    assert (view['name'], view['consistent'], view['hosts']) == ('p1', True, {})
-
+# -- reads and their exit codes ----------------------------------------------------
 
 @pytest.mark.parametrize('flags, force', [([], None), (['--force-join'], True)])
-def test_add_host_passes_force_join_as_an_argument(mocker, flags, force):
-    """A per-call flag: the workflow's ``force``, never a config override
-    (None leaves it to [xenserver] use_join_force)."""
-    _conf, args = _command(['aggregate', 'add-host', 'p1', 'h2'] + flags)
-    ctx = mocker.Mock()
-    ctx.locate.return_value = 'https://10.0.0.2'
-    assert commands.cmd_add_host(ctx, args) == 0
-    ctx.workflow.add.assert_called_once_with(
-        ctx.store.get_aggregate.return_value, 'h2',
-        slave_info={'url': 'https://10.0.0.2'}, force=force)
-    ctx.conf.set_override.assert_not_called()
-
-
-@pytest.mark.parametrize('flags, force', [([], None), (['--force-join'], True)])
-def test_preflight_is_the_workflows_check(mocker, capsys, flags, force):
-    _conf, args = _command(['preflight', 'p1', 'h2', '--url', 'https://10.0.0.2']
-                           + flags)
-    ctx = mocker.Mock()
+def test_preflight_is_the_workflows_check(ctx, flags, force):
     ctx.workflow.preflight.return_value = [
-        preflight.Mismatch('HOSTS_NOT_HOMOGENEOUS', [], 'cpu')]
-    assert commands.cmd_preflight(ctx, args) == 1
+        preflight.Mismatch('HOSTS_NOT_HOMOGENEOUS', ['cpu'], 'cpu differs')]
+    result = run(['preflight', 'p1', 'h2', '--url', URL] + flags, ctx)
+    assert result.status == errors.REFUSED
     ctx.workflow.preflight.assert_called_once_with(
-        ctx.store.get_aggregate.return_value, 'h2', url='https://10.0.0.2',
-        force=force)
+        ctx.store.get_aggregate.return_value, 'h2', url=URL, force=force)
     ctx.session.assert_not_called()     # NOTE: no xapi check of its own
-    assert capsys.readouterr().out == 'HOSTS_NOT_HOMOGENEOUS []: cpu\n'
+    assert result.out == 'HOSTS_NOT_HOMOGENEOUS cpu: cpu differs\n'
+    data = json.loads(run(['preflight', 'p1', 'h2', '-f', 'json'], ctx).out)
+    assert data['can_join'] is False and data['mismatches'] == [
+        {'code': 'HOSTS_NOT_HOMOGENEOUS', 'params': ['cpu'], 'reason': 'cpu differs'}]
 
 
-def test_preflight_without_a_master_says_so(mocker):
-    _conf, args = _command(['preflight', 'p1', 'h2', '--url', 'https://10.0.0.2'])
-    ctx = mocker.Mock()
+def test_preflight_without_a_master_says_so(ctx, mocker):
     connector = mocker.Mock()
     ctx.workflow = workflow_mod.Workflow(connector, conf=fakes.make_conf())
     ctx.store.get_aggregate.return_value = fakes.FakeAggregate(
-        name='p1', metadata={'hypervisor_pool': 'true',
-                             'operational_state': 'created'})
-    with pytest.raises(exception.XenPoolError) as err:
-        commands.cmd_preflight(ctx, args)
-    assert 'aggregate p1 has no master yet' in str(err.value)
+        name='p1', metadata={'hypervisor_pool': 'true', 'operational_state': 'created'})
+    result = run(['preflight', 'p1', 'h2', '--url', URL], ctx)
+    assert result.status == errors.REFUSED
+    assert 'aggregate p1 has no master yet' in result.err
     connector.get.assert_not_called()
-    ctx.session.assert_not_called()
 
 
-def test_pool_show_reads_through_the_workflow(mocker, capsys):
-    _conf, args = _command(['pool', 'show', '--url', 'https://10.0.0.1', '--json'])
-    ctx = mocker.Mock()
+def test_pool_show_reads_through_the_workflow(ctx):
     ctx.workflow.membership.return_value = fakes.membership('c1')
-    assert commands.cmd_pool_show(ctx, args) == 0
+    result = run(['pool', 'show', '--url', 'https://10.0.0.1', '-f', 'json'], ctx)
     ctx.workflow.membership.assert_called_once_with('https://10.0.0.1')
     ctx.session.assert_not_called()
-    assert json.loads(capsys.readouterr().out)['master'] == fakes.UUID['c1']
+    data = json.loads(result.out)
+    assert data['master_uuid'] == fakes.UUID['c1']
+    assert [m['master'] for m in data['members']] == [True]
 
 
-def test_the_result_line_comes_after_the_progress_display_ends(capsys):
-    order = []
+@pytest.mark.parametrize('consistent, status', [(True, 0), (False, errors.DRIFT)])
+def test_show_exits_drift_unless_consistent(ctx, mocker, consistent, status):
+    from xenpool_driver.cli import views
+    view = views.aggregate_record(ctx.store.get_aggregate.return_value)
+    view.update(pool=None, xapi_error=None, consistent=consistent, differences=[],
+                unhealthy=[])
+    mocker.patch.object(views, 'aggregate_view', autospec=True, return_value=view)
+    result = run(['aggregate', 'show', 'p1'], ctx)
+    assert result.status == status
+    assert ('consistent        | %s' % ('yes' if consistent else 'NO')) in result.out
 
-    class Progress:
-        def close(self):
-            order.append('close')
-            print('', end='')   # NOTE: what tqdm's close ends with on stderr
 
-    class Ctx:
-        progress = Progress()
+@pytest.mark.parametrize('agreed, status', [(True, 0), (False, errors.DRIFT)])
+def test_reconcile_exits_drift_unless_agreed(ctx, mocker, agreed, status):
+    report = mocker.Mock(state_before='active', state_after='active', actions=[],
+                         drift=[] if agreed else ['x'], unhealthy=[], error=None,
+                         busy=None, pending=None, reason=None, agreed=agreed)
+    ctx.workflow.reconcile.return_value = report
+    result = run(['aggregate', 'reconcile', 'p1'], ctx)
+    assert result.status == status
+    assert result.out.startswith('aggregate p1: active -> active, ')
 
-    commands._result(Ctx(), 'added h2 to p1: active')
-    order.append(capsys.readouterr().out)
-    assert order == ['close', 'added h2 to p1: active\n']
+
+def test_reconcile_needs_a_name_or_all(ctx):
+    assert run(['aggregate', 'reconcile'], ctx).status == errors.USAGE
+
+
+def test_history_lists_the_stores_records(ctx, mocker):
+    record = mocker.Mock()
+    record.to_dict.return_value = {
+        'id': 'op1', 'aggregate': 'p1', 'op': 'add', 'host': 'h2', 'owner': 'u@x:1',
+        'started': 1.0, 'ended': 3.5, 'duration': 2.5, 'outcome': 'succeeded',
+        'state_after': 'active', 'xapi_code': None, 'xapi_params': [], 'task': 'T1',
+        'error': None}
+    ctx.store.history.return_value = [record]
+    result = run(['aggregate', 'history', 'p1', '--limit', '5', '-f', 'json'], ctx)
+    ctx.store.history.assert_called_once_with('p1', limit=5)
+    assert json.loads(result.out) == [record.to_dict.return_value]
+    result = run(['aggregate', 'history', 'p1', '-f', 'csv'], ctx)
+    assert result.out.splitlines()[0] == ('"id","op","host","owner","started","duration",'
+                                          '"outcome","state_after","xapi_code","task"')
+    assert run(['aggregate', 'history', 'p1', '--limit', '0'], ctx).status == errors.USAGE
+
+
+@pytest.mark.parametrize('argv, call', [
+    (['aggregate', 'delete', 'p1'], 'delete'),
+    (['aggregate', 'forget-host', 'p1', 'h2'], 'forget_host'),
+    (['aggregate', 'set-state', 'p1', 'error'], 'force_state'),
+])
+def test_refusals_of_the_workflow_exit_refused(ctx, argv, call):
+    getattr(ctx.workflow, call).side_effect = exception.InvalidAggregateAction(
+        call, 'p1', 'an operation is in flight')
+    result = run(argv, ctx)
+    assert result.status == errors.REFUSED
+    assert result.err.count('\n') == 1 and 'in flight' in result.err
+
+
+def test_create_list_show_without_xapi(tmp_path):
+    store = ['--store', 'sqlite:///%s' % (tmp_path / 's.sqlite')]
+    assert run(store + ['aggregate', 'create', 'p1']).status == 0
+    assert run(store + ['aggregate', 'create', 'plain', '--no-hv-pool']).status == 0
+    assert run(store + ['aggregate', 'create', 'p1']).status == errors.REFUSED
+    rows = json.loads(run(store + ['aggregate', 'list', '-f', 'json']).out)
+    assert [(r['name'], r['operational_state'], r['hosts'], r['master']) for r in rows] == [
+        ('p1', 'created', {}, None), ('plain', None, {}, None)]
+    assert run(store + ['aggregate', 'list', '-f', 'value', '-c', 'name']).out == 'p1\nplain\n'
+    view = json.loads(run(store + ['aggregate', 'show', 'p1', '-f', 'json']).out)
+    assert (view['name'], view['consistent'], view['hosts'], view['pool']) == (
+        'p1', True, {}, None)
+
+
+@pytest.mark.parametrize('argv', [
+    ['aggregate', 'add-host', 'p1', 'master_compute'],
+    ['aggregate', 'add-host', 'p1', 'h2', '--url', 'http://root:pw@10.0.0.2'],
+    ['aggregate', 'remove-host', 'p1', 'operational_state', '--yes'],
+    ['preflight', 'p1', 'xenpool:state'],
+    ['preflight', 'p1', 'h2', '--url', 'http://root@10.0.0.2'],
+    ['pool', 'show', '--url', 'root:pw@10.0.0.1'],
+])
+def test_commands_check_host_input_before_anything(ctx, argv):
+    result = run(argv, ctx)
+    assert result.status == errors.USAGE and result.err.count('\n') == 1
+    assert 'pw' not in result.err
+    assert ctx.workflow.mock_calls == [] and ctx.store.mock_calls == []

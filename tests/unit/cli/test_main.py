@@ -29,14 +29,25 @@ def test_cli_requirements_are_the_cli_extra():
 
 
 @pytest.mark.parametrize('versions, missing', [
-    ({'sqlalchemy': '2.0.30', 'tqdm': '4.66.1', 'cryptography': '3.3.2'}, []),
-    ({'sqlalchemy': '1.3.24', 'tqdm': '4.66.1', 'cryptography': '46.0.1'},
-     ['SQLAlchemy>=2.0 (found 1.3.24)']),
-    ({'sqlalchemy': None, 'tqdm': None, 'cryptography': None},
-     ['SQLAlchemy>=2.0', 'tqdm>=4.60', 'cryptography>=3.3.2']),
+    ({'sqlalchemy': '2.0.30', 'tqdm': '4.66.1', 'cryptography': '3.3.2',
+      'cliff': '4.7.0'}, []),
+    ({'sqlalchemy': '1.3.24', 'tqdm': '4.66.1', 'cryptography': '46.0.1',
+      'cliff': '4.7.0'}, ['SQLAlchemy>=2.0 (found 1.3.24)']),
+    ({'sqlalchemy': '2.0.30', 'tqdm': '4.66.1', 'cryptography': '46.0.1',
+      'cliff': '2.18.0'}, ['cliff>=3.4.0 (found 2.18.0)']),
+    ({'sqlalchemy': None, 'tqdm': None, 'cryptography': None, 'cliff': None},
+     ['SQLAlchemy>=2.0', 'tqdm>=4.60', 'cryptography>=3.3.2', 'cliff>=3.4.0']),
 ])
 def test_missing_cli_requirements(versions, missing):
     assert main.missing_cli_requirements(_importer(**versions)) == missing
+
+
+def test_a_module_without_version_is_read_from_its_distribution():
+    """cliff has no ``__version__``: its distribution's version is read."""
+    def import_module(name):
+        return types.SimpleNamespace() if name == 'cliff' else \
+            types.SimpleNamespace(__version__='99.0')
+    assert main.missing_cli_requirements(import_module) == []
 
 
 def test_without_the_extra_one_line_and_nothing_run(monkeypatch, capsys):

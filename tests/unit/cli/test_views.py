@@ -47,6 +47,10 @@ class _Ctx(object):
             def session_at(url):
                 return object()
 
+        @staticmethod
+        def membership(url):
+            return pool.snapshot(None)
+
 
 class _Agg(object):
     def __init__(self, md, hosts):
@@ -57,12 +61,15 @@ def test_aggregate_view_has_the_documented_keys_and_renders(monkeypatch):
     members = _members(_host(U1, 'a1'), _host(U2, 'a2'))
     monkeypatch.setattr(pool, 'snapshot', lambda session: members)
     view = views.aggregate_view(_Ctx(), _Agg(_md(h1=U1, h2=U2), ['h1', 'h2']))
-    for key in ('name', 'operational_state', 'hosts', 'master', 'xapi_hosts', 'consistent'):
-        assert key in view
+    assert tuple(view) == views.AGGREGATE_FIELDS + views.LIVE_FIELDS
     assert view['consistent'] is True
     assert view['hosts'] == {'h1': U1, 'h2': U2}
-    assert [h['uuid'] for h in view['xapi_hosts']] == [U1, U2]
-    json.dumps(view)  # --json must be able to print it
+    assert view['master'] == 'h1'                      # a compute host name
+    assert view['pool']['master_uuid'] == U1            # a xapi uuid
+    assert [(h['name'], h['uuid'], h['master']) for h in view['pool']['members']] == [
+        ('h1', U1, True), ('h2', U2, False)]
+    assert tuple(view['pool']['members'][0]) == views.HOST_FIELDS
+    json.dumps(view)  # -f json must be able to print it
     text = views.render(view)
     assert 'h1 master' in text and 'consistent: yes' in text
 
@@ -75,8 +82,31 @@ def test_aggregate_view_xapi_error_makes_it_inconsistent(monkeypatch):
     monkeypatch.setattr(pool, 'snapshot', boom)
     view = views.aggregate_view(_Ctx(), _Agg(_md(h1=U1), ['h1']))
     assert view['consistent'] is False
-    assert view['xapi_error']
+    assert view['xapi_error']['type'] == 'xapi_unavailable'
+    assert view['xapi_error']['host'] == 'http://master/'
     assert 'consistent: NO' in views.render(view)
+
+
+def test_aggregate_view_xapi_error_is_structured(monkeypatch):
+    from xenpool_driver import exception
+
+    def boom(session):
+        raise exception.XapiError('SESSION_AUTHENTICATION_FAILED', ['root', 'bad'],
+                                  method='session.login_with_password',
+                                  host='http://master/')
+    monkeypatch.setattr(pool, 'snapshot', boom)
+    error = views.aggregate_view(_Ctx(), _Agg(_md(h1=U1), ['h1']))['xapi_error']
+    assert {k: error[k] for k in ('type', 'code', 'params', 'method', 'host')} == {
+        'type': 'xapi_error', 'code': 'SESSION_AUTHENTICATION_FAILED',
+        'params': ['root', 'bad'], 'method': 'session.login_with_password',
+        'host': 'http://master/'}
+
+
+def test_list_and_show_share_the_aggregate_fields():
+    agg = _Agg(_md(h1=U1), ['h1'])
+    record = views.aggregate_record(agg)
+    assert tuple(record) == views.AGGREGATE_FIELDS
+    assert (record['master'], record['hosts']) == ('h1', {'h1': U1})
 
 
 def test_aggregate_view_shows_the_kept_failure_reason(monkeypatch):
