@@ -4,7 +4,8 @@
 runs every operation in one transaction, and turns the database's failures
 into :class:`~.errors.StoreUnavailable`. The aggregates it returns are
 :class:`~.aggregate.StoredAggregate`; the host inventory's operations come
-from :class:`~.inventory.HostInventory`.
+from :class:`~.inventory.HostInventory`, the history's (``record_operation``,
+``history``) from :class:`~.history.OperationHistory`.
 
 Every write is one database transaction that first locks the aggregate's row
 (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the transaction itself
@@ -29,6 +30,7 @@ from xenpool_driver.store import checks
 from xenpool_driver.store import conf as store_conf
 from xenpool_driver.store import engine as store_engine
 from xenpool_driver.store import errors, inventory, migrations, models
+from xenpool_driver.store import history as history_mod
 
 _agg = models.aggregates
 _meta = models.aggregate_metadata
@@ -51,8 +53,8 @@ def _is_not_a_database(error):
     return type(getattr(error, 'orig', error)) is sqlite3.DatabaseError
 
 
-class Store(inventory.HostInventory):
-    """Aggregates and a host inventory in a SQL database.
+class Store(inventory.HostInventory, history_mod.OperationHistory):
+    """Aggregates, a host inventory and the history of operations in a SQL database.
 
     Safe to share between threads; several processes or services may open
     the same database. The schema is created or upgraded on construction.
@@ -223,7 +225,8 @@ class Store(inventory.HostInventory):
         """Remove the aggregate's rows (its metadata and host list too).
 
         Only the rows: whether deleting is allowed (hosts left, state) is the
-        workflow's decision, taken before calling this.
+        workflow's decision, taken before calling this. Its history stays
+        (see :meth:`history`).
 
         :raises InvalidInput: neither a name nor an id.
         :raises NotFound: no such aggregate.

@@ -69,10 +69,39 @@ def _v1_initial_schema(conn):
     meta.create_all(conn)
 
 
+def _v2_operations(conn):
+    """Create the ``operations`` table: the history (frozen: do not change)."""
+    meta = sa.MetaData()
+    sa.Table('operations', meta,
+             sa.Column('seq', sa.Integer, primary_key=True, autoincrement=True),
+             sa.Column('id', sa.String(64), nullable=False, unique=True),
+             sa.Column('aggregate', sa.String(255), nullable=False, index=True),
+             sa.Column('aggregate_id', sa.Integer, nullable=True, index=True),
+             sa.Column('op', sa.String(32), nullable=False),
+             sa.Column('host', sa.String(255), nullable=False),
+             sa.Column('owner', sa.String(255), nullable=False),
+             sa.Column('user', sa.String(255), nullable=True),
+             sa.Column('hostname', sa.String(255), nullable=True),
+             sa.Column('pid', sa.Integer, nullable=True),
+             sa.Column('started', sa.Float(precision=53), nullable=False),
+             sa.Column('ended', sa.Float(precision=53), nullable=False),
+             sa.Column('duration', sa.Float(precision=53), nullable=False),
+             sa.Column('outcome', sa.String(16), nullable=False),
+             sa.Column('state_after', sa.String(32), nullable=True),
+             sa.Column('xapi_code', sa.String(255), nullable=True),
+             sa.Column('xapi_params', sa.Text, nullable=False),
+             sa.Column('task', sa.String(255), nullable=True),
+             sa.Column('error', sa.Text, nullable=True),
+             sa.Column('counted', sa.Boolean, nullable=False),
+             sqlite_autoincrement=True)
+    meta.create_all(conn)
+
+
 #: Every step, oldest first; the last one's version is the current version.
 STEPS = (
     Step(1, 'initial schema: aggregates, metadata, hosts, inventory',
          _v1_initial_schema),
+    Step(2, 'operations: the history of every operation', _v2_operations),
 )
 
 CURRENT_VERSION = STEPS[-1].version

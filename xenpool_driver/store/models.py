@@ -56,3 +56,32 @@ hosts = sa.Table(
     sa.Column('url', sa.Text, nullable=False),
     sa.Column('uuid', sa.String(64), nullable=True),
 )
+
+operations = sa.Table(
+    'operations', metadata,
+    # NOTE: the order operations were recorded in (ids are random).
+    sa.Column('seq', sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column('id', sa.String(64), nullable=False, unique=True),
+    # NOTE: no foreign key: an aggregate's history outlives the aggregate
+    # (its name and id are kept as they were).
+    sa.Column('aggregate', sa.String(NAME_LENGTH), nullable=False, index=True),
+    sa.Column('aggregate_id', sa.Integer, nullable=True, index=True),
+    sa.Column('op', sa.String(32), nullable=False),
+    sa.Column('host', sa.String(NAME_LENGTH), nullable=False),
+    sa.Column('owner', sa.String(NAME_LENGTH), nullable=False),
+    sa.Column('user', sa.String(NAME_LENGTH), nullable=True),
+    sa.Column('hostname', sa.String(NAME_LENGTH), nullable=True),
+    sa.Column('pid', sa.Integer, nullable=True),
+    sa.Column('started', sa.Float(precision=53), nullable=False),
+    sa.Column('ended', sa.Float(precision=53), nullable=False),
+    sa.Column('duration', sa.Float(precision=53), nullable=False),
+    sa.Column('outcome', sa.String(16), nullable=False),
+    sa.Column('state_after', sa.String(32), nullable=True),
+    sa.Column('xapi_code', sa.String(NAME_LENGTH), nullable=True),
+    # NOTE: a JSON list of str
+    sa.Column('xapi_params', sa.Text, nullable=False),
+    sa.Column('task', sa.String(NAME_LENGTH), nullable=True),
+    sa.Column('error', sa.Text, nullable=True),
+    sa.Column('counted', sa.Boolean, nullable=False),
+    sqlite_autoincrement=True,
+)

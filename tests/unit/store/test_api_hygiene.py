@@ -114,7 +114,7 @@ def test_opening_waits_for_a_writer_instead_of_failing(pre_wal_file):
 
     with store_mod.Store('sqlite:///%s' % path, busy_timeout=30,
                          sleep=sleep) as s:
-        assert s.schema_version() == 1
+        assert s.schema_version() == 2
     assert sleeps == [0.001]
     assert _journal_mode(path) == 'wal'
 

@@ -100,7 +100,7 @@ def test_in_memory_sqlite_is_shared_by_threads():
 def test_concurrent_first_use_creates_schema_once(db_url, threads):
     stores = _run_together(threads, lambda i: store_mod.Store(db_url))
     try:
-        assert {s.schema_version() for s in stores} == {1}
+        assert {s.schema_version() for s in stores} == {2}
         stores[0].create_aggregate('pool')
         assert stores[-1].get_aggregate('pool').name == 'pool'
     finally:

@@ -25,28 +25,47 @@ def _add_note_column(conn):
     conn.execute(sa.text('ALTER TABLE aggregates ADD COLUMN note TEXT'))
 
 
-STEP_2 = migrations.Step(2, 'test: aggregates.note', _add_note_column)
+#: A step newer than the code's (the next version).
+NEXT = migrations.CURRENT_VERSION + 1
+STEP_NEXT = migrations.Step(NEXT, 'test: aggregates.note', _add_note_column)
 
 
 def test_first_use_creates_current_schema(store, engine):
-    assert store.schema_version() == migrations.CURRENT_VERSION == 1
-    assert _versions(engine) == [1]
+    assert store.schema_version() == migrations.CURRENT_VERSION == 2
+    assert _versions(engine) == [1, 2]
 
 
 def test_upgrade_from_empty_v0_database(engine):
     with engine.connect() as conn:
         assert migrations.current_version(conn) == 0
-    assert migrations.upgrade(engine) == (0, 1)
-    assert migrations.upgrade(engine) == (1, 1)  # nothing left to do
-    assert _versions(engine) == [1]
+    assert migrations.upgrade(engine) == (0, 2)
+    assert migrations.upgrade(engine) == (2, 2)  # nothing left to do
+    assert _versions(engine) == [1, 2]
+
+
+def test_v2_adds_the_history_to_a_v1_database_and_keeps_its_data(db_url, engine):
+    # NOTE: a database made by the release before the history (version 1)
+    assert migrations.upgrade(engine, migrations.STEPS[:1]) == (0, 1)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO aggregates (name, created_at) VALUES "
+                             "('pool', CURRENT_TIMESTAMP)"))
+    assert not sa.inspect(engine).has_table('operations')
+    with store_mod.Store(db_url) as s:
+        assert s.schema_version() == 2
+        assert s.get_aggregate('pool').name == 'pool'
+        assert s.history('pool') == []
+    assert _versions(engine) == [1, 2]
+    assert sa.inspect(engine).has_table('operations')
 
 
 def test_upgrade_runs_a_newer_step_once_and_keeps_data(db_url, engine):
     with store_mod.Store(db_url) as s:
         s.create_aggregate('pool', {'k': 'v'})
-    assert migrations.upgrade(engine, migrations.STEPS + (STEP_2,)) == (1, 2)
-    assert migrations.upgrade(engine, migrations.STEPS + (STEP_2,)) == (2, 2)
-    assert _versions(engine) == [1, 2]
+    assert migrations.upgrade(engine, migrations.STEPS + (STEP_NEXT,)) == (
+        NEXT - 1, NEXT)
+    assert migrations.upgrade(engine, migrations.STEPS + (STEP_NEXT,)) == (
+        NEXT, NEXT)
+    assert _versions(engine) == list(range(1, NEXT + 1))
     columns = {c['name'] for c in sa.inspect(engine).get_columns('aggregates')}
     assert 'note' in columns
     with engine.connect() as conn:
@@ -63,20 +82,21 @@ def test_failed_step_leaves_database_unchanged(db_url, engine):
 
     with pytest.raises(RuntimeError):
         migrations.upgrade(engine, migrations.STEPS + (
-            migrations.Step(2, 'broken', half_done),))
-    assert _versions(engine) == [1]
+            migrations.Step(NEXT, 'broken', half_done),))
+    assert _versions(engine) == list(range(1, NEXT))
     assert not sa.inspect(engine).has_table('half_done')
 
 
 def test_newer_database_is_refused(db_url, engine):
-    migrations.upgrade(engine, migrations.STEPS + (STEP_2,))
-    with pytest.raises(store_mod.SchemaError, match='version 2 .* up to 1'):
+    migrations.upgrade(engine, migrations.STEPS + (STEP_NEXT,))
+    with pytest.raises(store_mod.SchemaError, match='version %d .* up to %d' % (
+            NEXT, NEXT - 1)):
         store_mod.Store(db_url)
 
 
 def test_misnumbered_steps_are_refused(engine):
     with pytest.raises(store_mod.SchemaError, match='numbered'):
-        migrations.upgrade(engine, (STEP_2,))
+        migrations.upgrade(engine, (STEP_NEXT,))
     with engine.connect() as conn:
         assert migrations.current_version(conn) == 0
 
