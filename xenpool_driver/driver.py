@@ -41,10 +41,13 @@ class XenPoolDriver:
     :param clock: wall-clock callable for the intent record's ``started``.
     :param aggregates: callable ``host -> iterable of aggregates`` that
         ``init_host`` reconciles (a compute service's callback); None: none.
+    :param history: a :class:`~.aggregates.history.HistorySink` told of each
+        operation as it ends (the Nova driver logs them:
+        :func:`~.aggregates.history.log_sink`); None: nothing recorded.
     """
 
     def __init__(self, virtapi=None, *, conf=None, connector=None,
-                 host_locator=None, clock=None, aggregates=None):
+                 host_locator=None, clock=None, aggregates=None, history=None):
         self.virtapi = virtapi
         self.conf = conf if conf is not None else xenpool_conf.build()
         self._connector = connector
@@ -56,7 +59,7 @@ class XenPoolDriver:
         self._refused_lock = threading.Lock()
         self.workflow = workflow_mod.Workflow(
             self._get_connector, conf=self.conf, host_locator=host_locator,
-            clock=clock or time.time)
+            clock=clock or time.time, history=history)
 
     def _get_connector(self):
         # NOTE: lazy, so that the entry point loads without config or network

@@ -1,5 +1,6 @@
 """Tests of the driver's classic aggregate hooks (pool ops mocked)."""
 
+import logging
 import os
 from unittest import mock
 
@@ -202,3 +203,37 @@ def test_a_refusal_is_forgotten_by_the_next_hook(drv, xapi):
             'url': 'https://192.0.2.2', 'xenhost_uuid': UUID['c2']})
     drv.undo_aggregate_operation(None, agg.delete_host, agg, 'c2')
     assert bk.read(agg.metadata).failures == 1
+
+
+def test_a_compute_services_operations_are_logged_one_line_each(conf, xapi, caplog):
+    # NOTE: as the Nova driver wires it: history.log_sink(LOG); a compute
+    # service's aggregate offers no compare-and-set.
+    from xenpool_driver.aggregates import history
+    logger = logging.getLogger('tests.driver.history')
+    d = driver_mod.XenPoolDriver(None, conf=conf, connector=xapi.connector,
+                                 clock=lambda: 5.0,
+                                 history=history.log_sink(logger))
+    d.init_host('c1')
+    md = {ps.POOL_FLAG: 'true', ps.KEY: ps.ACTIVE, bk.MASTER_COMPUTE: 'c1',
+          'c1': UUID['c1'], 'c2': UUID['c2'],
+          bk.KEY: bk.encode(bk.Bookkeeping(master_address=fakes.ADDR['c1']))}
+    agg = fakes.FakeAggregate(name='prod', id=12, hosts=['c1', 'c2'], metadata=md)
+    xapi.ops['eject'].side_effect = exception.XapiError(
+        'OPERATION_NOT_ALLOWED', ['VM resident on host'], method='pool.eject')
+    xapi.ops['snapshot'].return_value = fakes.membership('c1', 'c2')
+    with caplog.at_level(logging.INFO, logger='tests.driver.history'):
+        with pytest.raises(exception.XapiError):
+            d.remove_from_aggregate(None, agg, 'c2')
+        xapi.ops['eject'].side_effect = None
+        d.remove_from_aggregate(None, agg, 'c2')
+    lines = [r.getMessage() for r in caplog.records
+             if r.name == 'tests.driver.history']
+    assert len(lines) == 2
+    failed, done = lines
+    owner = 'owner=c1:%d' % os.getpid()
+    assert failed.startswith('xenpool operation id=')
+    assert ' aggregate=prod aggregate_id=12 op=remove host=c2 %s outcome=failed ' \
+        % owner in failed
+    assert 'xapi_code=OPERATION_NOT_ALLOWED xapi_params="VM resident on host"' \
+        in failed
+    assert ' outcome=succeeded ' in done and ' error=-' in done

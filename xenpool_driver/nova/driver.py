@@ -16,6 +16,7 @@ from oslo_log import log as logging
 
 from xenpool_driver import conf as xenpool_conf
 from xenpool_driver import driver as xenpool_driver
+from xenpool_driver.aggregates import history
 from xenpool_driver.nova import aggregates as nova_aggregates
 from xenpool_driver.nova import errors
 
@@ -33,7 +34,8 @@ class XenPoolComputeDriver(nova_driver.ComputeDriver):
     :param read_only: Nova's flag (unused: no instance is managed).
     :param pool_driver: the :class:`~xenpool_driver.driver.XenPoolDriver` to
         delegate to (default: one built from a snapshot of nova.conf's
-        ``[xenserver]`` values, taken now).
+        ``[xenserver]`` values, taken now, that logs one structured line per
+        operation: :func:`~xenpool_driver.aggregates.history.log_sink`).
     """
 
     capabilities = dict(nova_driver.ComputeDriver.capabilities)
@@ -46,7 +48,8 @@ class XenPoolComputeDriver(nova_driver.ComputeDriver):
             xenpool_conf.register_opts(CONF)
             pool_driver = xenpool_driver.XenPoolDriver(
                 virtapi, conf=xenpool_conf.snapshot(CONF),
-                aggregates=nova_aggregates.pool_aggregates)
+                aggregates=nova_aggregates.pool_aggregates,
+                history=history.log_sink(LOG))
         self.pool = pool_driver
         # NOTE: Nova names this compute host before init_host is called
         self.pool.set_own_host(CONF.host)
