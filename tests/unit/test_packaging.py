@@ -42,11 +42,28 @@ def wheel(tmp_path_factory):
                    check=True, env=env, capture_output=True)
     (path,) = out.glob('xenpool_driver-*.whl')
     with zipfile.ZipFile(path) as zf:
-        return zf.namelist()
+        names = zf.namelist()
+        (meta,) = [n for n in names if n.endswith('.dist-info/METADATA')]
+        return Wheel(names, zf.read(meta).decode())
+
+
+class Wheel(list):
+    """The wheel's file names, and its METADATA's text as ``metadata``."""
+
+    def __init__(self, names, metadata):
+        super().__init__(names)
+        self.metadata = metadata
 
 
 def test_wheel_carries_the_license(wheel):
     assert any(n.endswith('.dist-info/licenses/LICENSE') for n in wheel), wheel
+
+
+def test_wheel_metadata_says_apache_2(wheel):
+    # NOTE: setuptools writes License-Expression from an SPDX license where it can
+    lines = wheel.metadata.splitlines()
+    assert ('License: Apache-2.0' in lines or 'License-Expression: Apache-2.0' in lines), lines
+    assert 'License-File: LICENSE' in lines
 
 
 def test_wheel_carries_the_sample_configuration(wheel):
