@@ -8,5 +8,5 @@ and :mod:`.serve` (``xenpool lab serve``).
 """
 
 from xenpool_driver.simulator.errors import XapiError  # noqa: F401
-from xenpool_driver.simulator.fixtures import HostSpec, VMSpec  # noqa: F401
+from xenpool_driver.simulator.fixtures import HostSpec, VDISpec, VMSpec  # noqa: F401
 from xenpool_driver.simulator.lab import Lab, Timings  # noqa: F401

@@ -3,11 +3,26 @@
 A :class:`HostSpec` carries every property a pre-join check looks at, so a
 test can build a host that trips exactly one check. :func:`build_standalone`
 turns a spec into a fresh single-host pool database, as firstboot does.
+Disks are :class:`VDISpec`: a VM's (:attr:`VMSpec.disks`, each plugged by a
+VBD) or a host's own (:attr:`HostSpec.vdis`, attached to no VM), on the
+host's ``Local storage`` SR or on one of its shared SRs.
 """
 
 import dataclasses
 
 from xenpool_driver.simulator import model
+
+#: The name of every host's local storage SR (``sr`` of a :class:`VDISpec`).
+LOCAL_SR = 'Local storage'
+
+
+@dataclasses.dataclass
+class VDISpec:
+    """A virtual disk: on the host's local SR, or on a shared SR of the spec."""
+
+    name: str = 'disk'
+    virtual_size: int = 10 * 1024 ** 3
+    sr: str = LOCAL_SR                   # LOCAL_SR, or a name in HostSpec.shared_srs
 
 
 @dataclasses.dataclass
@@ -18,6 +33,7 @@ class VMSpec:
     power_state: str = 'Halted'          # Halted | Running | Paused | Suspended
     current_operations: dict = dataclasses.field(default_factory=dict)
     is_a_template: bool = False
+    disks: list = dataclasses.field(default_factory=list)    # of VDISpec
 
 
 @dataclasses.dataclass
@@ -46,6 +62,7 @@ class HostSpec:
     ha_enabled: bool = False
     vms: list = dataclasses.field(default_factory=list)
     shared_srs: list = dataclasses.field(default_factory=list)   # SR names
+    vdis: list = dataclasses.field(default_factory=list)   # VDISpec of no VM
     memory_total: int = 64 * 1024 ** 3
 
     def software_version(self):
@@ -75,7 +92,8 @@ class HostSpec:
 def build_standalone(spec, host_uuid, address, name, keep_guests=True):
     """A fresh database of a standalone host (its own pool, master of itself).
 
-    :param keep_guests: False after an eject: local VMs and shared SRs are gone.
+    :param keep_guests: False after an eject: local VMs, their disks and
+        shared SRs are gone (the local SR was reinitialised).
     :returns: (database, host ref).
     """
     db = model.Database()
@@ -84,7 +102,7 @@ def build_standalone(spec, host_uuid, address, name, keep_guests=True):
     _create_management_network(db, spec, host, address)
     local = _create_local_srs(db, host)
     if keep_guests:
-        _create_guests(db, spec, host)
+        _create_guests(db, spec, host, local)
     db.create('pool', master=host, default_SR=local, ha_enabled=spec.ha_enabled,
               cpu_info=_cpu(spec), tls_verification_enabled=spec.tls_verification,
               restrictions=_restrictions(spec))
@@ -158,22 +176,45 @@ def _create_local_srs(db, host):
     return local
 
 
-def _create_guests(db, spec, host):
-    """The spec's shared SRs (plugged by a PBD) and guest VMs."""
+def _create_guests(db, spec, host, local):
+    """The spec's shared SRs (plugged by a PBD), guest VMs and disks."""
+    srs = {LOCAL_SR: local}
     for sr_name in spec.shared_srs:
         sr = db.create('SR', name_label=sr_name, type='nfs', content_type='user',
                        shared=True)
         db.create('PBD', host=host, SR=sr, device_config={'server': 'nfs'},
                   currently_attached=True)
+        srs[sr_name] = sr
     for i, vm in enumerate(spec.vms):
         running = vm.power_state in ('Running', 'Paused')
-        db.create('VM', name_label=vm.name, power_state=vm.power_state,
-                  resident_on=host if running else model.NULL,
-                  domid=i + 1 if running else -1,
-                  current_operations=dict(vm.current_operations),
-                  is_a_template=vm.is_a_template, VCPUs_max=1, VCPUs_at_startup=1,
-                  metrics=db.create('VM_metrics', VCPUs_number=1 if running else 0,
-                                    last_updated=model.now()))
+        ref = db.create('VM', name_label=vm.name, power_state=vm.power_state,
+                        resident_on=host if running else model.NULL,
+                        domid=i + 1 if running else -1,
+                        current_operations=dict(vm.current_operations),
+                        is_a_template=vm.is_a_template, VCPUs_max=1,
+                        VCPUs_at_startup=1,
+                        metrics=db.create('VM_metrics',
+                                          VCPUs_number=1 if running else 0,
+                                          last_updated=model.now()))
+        for position, disk in enumerate(vm.disks):
+            vdi = _create_vdi(db, srs, disk)
+            db.create('VBD', VM=ref, VDI=vdi, userdevice=str(position),
+                      device='xvd' + 'abcdefgh'[position % 8], bootable=position == 0,
+                      mode='RW', type='Disk', currently_attached=running)
+    for disk in spec.vdis:
+        _create_vdi(db, srs, disk)
+
+
+def _create_vdi(db, srs, disk):
+    """A VDI of ``disk`` on its SR (``srs``: name -> ref)."""
+    if disk.sr not in srs:
+        raise KeyError('VDI %r is on SR %r, which the host does not have'
+                       % (disk.name, disk.sr))
+    return db.create('VDI', name_label=disk.name, SR=srs[disk.sr],
+                     virtual_size=int(disk.virtual_size),
+                     physical_utilisation=int(disk.virtual_size) // 4,
+                     type='user', sharable=False, read_only=False, managed=True,
+                     missing=False, location=model.new_uuid())
 
 
 def _restrictions(spec):

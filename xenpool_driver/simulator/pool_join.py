@@ -98,8 +98,8 @@ def _join(call, address, username, password, force):
 
 def absorb(mdb, joiner):
     """The master's database gains the joiner: host (disabled, not live),
-    its metrics, VMs incl. dom0 (with their metrics), local SRs, PBDs, PIFs,
-    networks by bridge.
+    its metrics, VMs incl. dom0 (with their metrics), local SRs with their
+    VDIs, PBDs, PIFs, VBDs, networks by bridge.
 
     As ``create_or_get_*_on_master`` in ``ocaml/xapi/xapi_pool.ml``: every
     record is created anew on the master (``Host.create``, ``SR.introduce``,
@@ -130,6 +130,12 @@ def absorb(mdb, joiner):
         plan.append(('host', joiner.ref, dict(enabled=False, allowed_operations=[])))
         for cls in ('PIF', 'PBD'):
             plan.extend((cls, ref, {}) for ref in jdb.tables[cls])
+        brought = {ref for cls, ref, _extra in plan if cls == 'SR'}
+        # NOTE: the VDIs of the SRs introduced (SR.introduce + scan), and the
+        # VBDs of the VMs (the metadata import)
+        plan.extend(('VDI', ref, {}) for ref, rec in jdb.tables['VDI'].items()
+                    if rec['SR'] in brought)
+        plan.extend(('VBD', ref, {}) for ref in jdb.tables['VBD'])
         for ref, rec in jdb.tables['VM'].items():
             for cls, link in (('VM_metrics', rec['metrics']),
                               ('VM_guest_metrics', rec['guest_metrics'])):

@@ -55,7 +55,14 @@ def pool_eject(call, host_ref):
 
 
 def forget_host(db, host_ref):
-    """Remove a host and what only it had: dom0, PIFs, PBDs, local SRs."""
+    """Remove a host and what only it had: dom0, PIFs, PBDs, local SRs.
+
+    A local SR - one whose only PBD is this host's - goes with its VDIs, as
+    ``unplug_pbds`` in ``ocaml/xapi/xapi_pool.ml`` (eject) has ``SR.forget``
+    ``really_forget`` it in ``ocaml/xapi/xapi_sr.ml`` (its PBDs, its VDIs,
+    the SR); the VBDs of those VDIs go at once (xapi's database GC removes
+    them later). Guest VMs stay, halted, without those disks.
+    """
     with db.lock:
         hrec = db.record('host', host_ref)
         for ref, vm in list(db.tables['VM'].items()):
@@ -73,10 +80,19 @@ def forget_host(db, host_ref):
             sr = db.get('PBD', ref)['SR']
             db.destroy('PBD', ref)
             if db.exists('SR', sr) and not db.record('SR', sr)['PBDs']:
-                db.destroy('SR', sr)
+                _forget_sr(db, sr)
         db.destroy('host', host_ref)
         if db.exists('host_metrics', hrec['metrics']):
             db.destroy('host_metrics', hrec['metrics'])
+
+
+def _forget_sr(db, sr):
+    """An SR with no PBD left: its VDIs (and their VBDs), then the SR."""
+    for vdi in db.find('VDI', SR=sr):
+        for vbd in db.find('VBD', VDI=vdi):
+            db.destroy('VBD', vbd)
+        db.destroy('VDI', vdi)
+    db.destroy('SR', sr)
 
 
 @api('pool.designate_new_master', 1, async_ok=True)

@@ -180,3 +180,31 @@ def test_designate_leaves_an_ejected_host_waiting_for_its_reboot_alone(make_lab)
     pools = sdk(ejected).xenapi.pool.get_all()
     assert len(pools) == 1
     assert sdk(new).xenapi.host.get_all_records().keys() == {new.ref, master.ref}
+
+
+def test_eject_forgets_the_local_srs_with_their_vdis(make_lab):
+    """``ocaml/xapi/xapi_pool.ml`` eject_self: ``unplug_pbds`` calls
+    ``SR.forget`` on every SR whose only PBD is the ejected host's, and
+    ``really_forget`` (``ocaml/xapi/xapi_sr.ml``) destroys its PBDs, its
+    VDIs, then the SR: the disks on the host's local storage are lost (the
+    VMs stay, halted, without them)."""
+    from xenpool_driver.simulator import VDISpec
+    spec = {'vms': [VMSpec('web', disks=[VDISpec('web-root', 20 * 1024 ** 3)])],
+            'vdis': [VDISpec('scratch')]}
+    lab = make_lab(2, specs={1: spec}, timings=Timings(eject_reboot=100))
+    master, slave = lab.hosts
+    join(lab, 1)
+    m = sdk(master)
+    vdis = {r['name_label']: r for r in m.xenapi.VDI.get_all_records().values()}
+    assert set(vdis) == {'web-root', 'scratch'}
+    local = vdis['web-root']['SR']
+    assert [m.xenapi.PBD.get_host(p) for p in m.xenapi.SR.get_PBDs(local)] == [
+        m.xenapi.host.get_by_uuid(slave.uuid)]
+    assert vdis['web-root']['virtual_size'] == str(20 * 1024 ** 3)
+    web = m.xenapi.VM.get_by_name_label('web')[0]
+    assert len(m.xenapi.VM.get_VBDs(web)) == 1
+    m.xenapi.pool.eject(m.xenapi.host.get_by_uuid(slave.uuid))
+    assert m.xenapi.VDI.get_all_records() == {}
+    assert m.xenapi.VBD.get_all_records() == {}
+    assert local not in m.xenapi.SR.get_all()
+    assert m.xenapi.VM.get_VBDs(web) == []          # the VM stays, diskless

@@ -56,3 +56,26 @@ def test_joiner_keeps_its_pool_until_its_restart(make_lab):
     m = sdk(master)
     assert m.xenapi.pool.get_all() != own_pool and len(m.xenapi.pool.get_all()) == 1
     assert joiner.ref == m.xenapi.host.get_by_uuid(joiner.uuid) != old_ref
+
+
+def test_a_joiners_disks_come_over_with_its_local_sr(make_lab):
+    from xenpool_driver.simulator import VDISpec
+    lab = make_lab(2, timings=Timings(fuse=5000), specs={1: {
+        'vms': [VMSpec('guest', disks=[VDISpec('root'), VDISpec('data')])],
+        'vdis': [VDISpec('iso-cache')]}})
+    master, joiner = lab.hosts
+    s = sdk(joiner)
+    before = {cls: _by_uuid(getattr(s.xenapi, cls).get_all_records())
+              for cls in ('VDI', 'VBD')}
+    assert len(before['VDI']) == 3 and len(before['VBD']) == 2
+    s.xenapi.pool.join(master.address, 'root', lab.password)
+    m = sdk(master)
+    vdis = m.xenapi.VDI.get_all_records()
+    assert {r['uuid'] for r in vdis.values()} == set(before['VDI'])
+    assert not set(vdis) & set(before['VDI'].values())         # new refs
+    guest = m.xenapi.VM.get_by_name_label('guest')[0]
+    disks = [m.xenapi.VBD.get_VDI(v) for v in m.xenapi.VM.get_VBDs(guest)]
+    assert sorted(vdis[d]['name_label'] for d in disks) == ['data', 'root']
+    joiner_host = m.xenapi.host.get_by_uuid(joiner.uuid)
+    sr = vdis[disks[0]]['SR']
+    assert [m.xenapi.PBD.get_host(p) for p in m.xenapi.SR.get_PBDs(sr)] == [joiner_host]
