@@ -249,6 +249,8 @@ def build_conf(options):
     argv = []
     for path in options.config_file:
         argv += ['--config-file', path]
+    root = logging.getLogger()
+    before = list(root.handlers)
     try:
         return xenpool_conf.build(registrars=[store_conf.register_opts,
                                               oslo_log.register_options],
@@ -258,6 +260,12 @@ def build_conf(options):
     except SystemExit:
         raise errors.UsageError('cannot read the configuration files %s'
                                 % ', '.join(options.config_file))
+    finally:
+        # NOTE: register_options adds a stderr handler to a root logger that
+        # has none, "until logging is set up": setup_logging decides.
+        for handler in root.handlers[:]:
+            if handler not in before:
+                root.removeHandler(handler)
 
 
 def setup_logging(conf, options):
