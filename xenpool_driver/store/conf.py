@@ -26,7 +26,6 @@ DEFAULT_BUSY_TIMEOUT = 30.0
 
 store_opts = [
     cfg.StrOpt('connection',
-               sample_default='sqlite:///$XDG_STATE_HOME/xenpool/aggregates.sqlite',
                help='SQLAlchemy URL of the aggregate store, e.g. '
                     'postgresql+psycopg://user@db.example.org/xenpool so that '
                     'several operators or services share one database. '
