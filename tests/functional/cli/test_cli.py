@@ -2,9 +2,10 @@
 served by ``xenpool lab serve`` (another subprocess), with an SQLite store.
 
 Every step of a create / add / add / remove-master / remove / delete sequence
-ends with ``aggregate show --json`` reporting ``consistent: true``; errors are
-one line with XAPI's code; Ctrl-C and SIGKILL in the middle of an add-host
-leave an intent record that ``aggregate reconcile`` resolves.
+ends with ``aggregate show -f json`` reporting ``consistent: true``; errors are
+one line with XAPI's code and their exit code (cli/errors.py); Ctrl-C and
+SIGKILL in the middle of an add-host leave an intent record that
+``aggregate reconcile`` resolves.
 """
 
 import json
@@ -32,10 +33,17 @@ FAST_SCALE = 0.005
 SLOW_SCALE = 0.1
 #: Lease of the slow lab's operations (s): a killed CLI's expires this soon.
 LEASE = 8.0
+#: Exit codes (xenpool_driver.cli.errors): refused by our rules, drift.
+USAGE, REFUSED, DRIFT = 2, 3, 4
 #: The fast lab's 4th host refuses pool.join with this code.
 FAULT_CODE = 'POOL_JOINING_HOST_MUST_HAVE_SAME_PRODUCT_VERSION'
 
 _outputs = []
+
+
+def members(view):
+    """The **host** objects of the live pool ``aggregate show`` read (or [])."""
+    return (view['pool'] or {}).get('members', [])
 
 
 def _env():
@@ -140,10 +148,13 @@ class Cli(object):
         return proc
 
     def show(self, name):
-        view = json.loads(self.run('aggregate', 'show', name, '--json').stdout)
-        for key in ('name', 'operational_state', 'hosts', 'master', 'xapi_hosts',
+        """``aggregate show NAME -f json``: exit 0 when consistent, else 4 (drift)."""
+        proc = self.run('aggregate', 'show', name, '-f', 'json', status=None)
+        view = json.loads(proc.stdout)
+        for key in ('name', 'operational_state', 'hosts', 'master', 'pool',
                     'consistent'):
             assert key in view, key
+        assert proc.returncode == (0 if view['consistent'] else DRIFT), proc.stderr
         return view
 
     def assert_consistent(self, name):
@@ -198,15 +209,20 @@ def test_sequence_is_consistent_after_every_step(fast):
     assert '  join ...' in proc.stderr        # not a terminal: plain progress lines
     view = cli.assert_consistent('seq')
     assert view['operational_state'] == ps.ACTIVE
-    assert sorted(h['uuid'] for h in view['xapi_hosts']) == sorted(
+    assert sorted(h['uuid'] for h in members(view)) == sorted(
         [lab.uuid('host1'), lab.uuid('host2')])
 
-    cli.run('aggregate', 'remove-host', 'seq', 'host1')     # the master
+    # without a terminal to ask and without --yes: refused, nothing changed
+    proc = cli.run('aggregate', 'remove-host', 'seq', 'host1', status=REFUSED)
+    assert 'give --yes' in proc.stderr and proc.stderr.count('\n') == 1
+    assert cli.assert_consistent('seq')['hosts'] == {'host1': lab.uuid('host1'),
+                                                     'host2': lab.uuid('host2')}
+    cli.run('aggregate', 'remove-host', 'seq', 'host1', '--yes')     # the master
     view = cli.assert_consistent('seq')
     assert view['master'] == 'host2' and view['hosts'] == {'host2': lab.uuid('host2')}
-    assert [h['uuid'] for h in view['xapi_hosts']] == [lab.uuid('host2')]
+    assert [h['uuid'] for h in members(view)] == [lab.uuid('host2')]
 
-    cli.run('aggregate', 'remove-host', 'seq', 'host2')     # the last host
+    cli.run('aggregate', 'remove-host', 'seq', 'host2', '--yes')     # the last host
     view = cli.assert_consistent('seq')
     assert (view['operational_state'], view['hosts']) == (ps.CREATED, {})
 
@@ -220,25 +236,37 @@ def test_show_human_output_pool_show_and_preflight(fast):
     cli.run('aggregate', 'create', 'look')
     cli.run('aggregate', 'add-host', 'look', 'host3')
     text = cli.run('aggregate', 'show', 'look').stdout
-    lines = text.splitlines()
-    assert lines[0] == 'aggregate look: active'
-    assert 'host3 master' in text and lab.uuid('host3') in text
-    assert 'live, enabled master' in text
-    assert lines[-1] == '  consistent: yes'
+    rows = {line.split('|')[1].strip(): line.split('|')[2].strip()
+            for line in text.splitlines() if line.startswith('| ')}
+    assert rows['name'] == 'look' and rows['operational_state'] == 'active'
+    assert rows['master'] == 'host3' and rows['consistent'] == 'yes'
+    assert 'host3 %s' % lab.uuid('host3') in text
+    assert 'live, enabled, master' in text
 
     text = cli.run('pool', 'show', '--url', lab.url('host3')).stdout
-    assert text.splitlines()[0].endswith('"look"')
-    assert lab.uuid('host3') in text and 'master' in text
-    data = json.loads(cli.run('pool', 'show', '--url', lab.url('host3'), '--json').stdout)
-    assert data['master'] == lab.uuid('host3') and data['name_label'] == 'look'
+    assert lab.uuid('host3') in text and 'look' in text
+    data = json.loads(cli.run('pool', 'show', '--url', lab.url('host3'), '-f',
+                              'json').stdout)
+    assert data['master_uuid'] == lab.uuid('host3') and data['name_label'] == 'look'
+    assert [(m['uuid'], m['master']) for m in data['members']] == [
+        (lab.uuid('host3'), True)]
+    # NOTE: a bare address means https: the lab serves http, so it fails - in a
+    # way that says where it went (no "unsupported XML-RPC protocol" crash)
+    bare = lab.url('host3').split('://', 1)[1].rstrip('/')
+    proc = cli.run('pool', 'show', '--url', bare, '-f', 'json', status=1)
+    assert json.loads(proc.stderr)['error']['host'].startswith('https://' + bare)
 
     out = cli.run('preflight', 'look', 'host4').stdout
     assert out.strip() == 'host4 can join look'
-    assert json.loads(cli.run('preflight', 'look', 'host4', '--json').stdout) == []
+    data = json.loads(cli.run('preflight', 'look', 'host4', '-f', 'json').stdout)
+    assert (data['can_join'], data['mismatches']) == (True, [])
 
-    listed = json.loads(cli.run('aggregate', 'list', '--json').stdout)
-    assert {'name': 'look', 'operational_state': ps.ACTIVE, 'hosts': ['host3'],
-            'master': 'host3'} in listed
+    listed = json.loads(cli.run('aggregate', 'list', '-f', 'json').stdout)
+    look = [r for r in listed if r['name'] == 'look'][0]
+    assert (look['operational_state'], look['hosts'], look['master']) == (
+        ps.ACTIVE, {'host3': lab.uuid('host3')}, 'host3')
+    assert cli.run('aggregate', 'list', '-f', 'value', '-c', 'name').stdout.split() == [
+        r['name'] for r in listed]
 
 
 def test_xapi_error_is_one_line_with_the_code(fast):
@@ -255,17 +283,22 @@ def test_xapi_error_is_one_line_with_the_code(fast):
     assert 'host4' not in view['hosts']
 
 
-@pytest.mark.parametrize('args, message', [
-    (('aggregate', 'show', 'missing'), 'missing'),
-    (('aggregate', 'add-host', 'refuse', 'nosuchhost'), 'unknown host nosuchhost'),
-    (('aggregate', 'create', 'refuse'), 'already exists'),
-    (('aggregate', 'forget-host', 'missing', 'host9'), 'missing'),
+@pytest.mark.parametrize('args, message, status', [
+    (('aggregate', 'show', 'missing'), 'missing', 1),
+    (('aggregate', 'add-host', 'refuse', 'nosuchhost'), 'unknown host nosuchhost', USAGE),
+    (('aggregate', 'create', 'refuse'), 'already exists', REFUSED),
+    (('aggregate', 'forget-host', 'missing', 'host9'), 'missing', 1),
+    (('aggregate', 'remove-host', 'refuse', 'host1', '--dead', '--bogus'), '--bogus', USAGE),
 ])
-def test_refusals_are_one_line(fast, args, message):
+def test_refusals_are_one_line(fast, args, message, status):
     fast.run('aggregate', 'create', 'refuse', status=None)
-    proc = fast.run(*args, status=1)
+    proc = fast.run(*args, status=status)
     assert proc.stderr.count('\n') == 1 and proc.stderr.startswith('xenpool: error: ')
     assert message in proc.stderr
+    # the same error as JSON on stderr
+    proc = fast.run(*args, '-f', 'json', status=status)
+    error = json.loads(proc.stderr)['error']
+    assert error['exit_code'] == status and message in error['message']
 
 
 def test_removing_a_host_that_is_not_a_member_is_a_success(fast):
@@ -338,7 +371,7 @@ def test_interrupted_add_host_is_resolved_by_reconcile(slow, sig, host, status):
     if sig == signal.SIGKILL:
         # NOTE: its lease is alive: another shell's reconcile leaves it alone
         # (first thing after the kill: the lease lasts LEASE seconds)
-        proc = cli.run('aggregate', 'reconcile', name, status=1)
+        proc = cli.run('aggregate', 'reconcile', name, status=DRIFT)
         assert 'left alone' in proc.stdout, proc.stdout
     if sig == signal.SIGINT:
         assert 'reconcile %s' % name in err and 'Traceback' not in err
@@ -356,10 +389,10 @@ def test_interrupted_add_host_is_resolved_by_reconcile(slow, sig, host, status):
     view = cli.assert_consistent(name)
     assert view['operational_state'] == ps.ACTIVE
     assert view['hosts'][host] == lab.uuid(host)
-    cli.run('aggregate', 'remove-host', name, host)
+    cli.run('aggregate', 'remove-host', name, host, '--yes')
     cli.assert_consistent(name)
     # NOTE: host1 leaves too: its pool's claim goes with the last host, so
     # the next test may found its own aggregate on it (another aggregate's
     # master would be refused: a host belongs to one pool aggregate).
-    cli.run('aggregate', 'remove-host', name, 'host1')
+    cli.run('aggregate', 'remove-host', name, 'host1', '--yes')
     assert cli.assert_consistent(name)['operational_state'] == ps.CREATED

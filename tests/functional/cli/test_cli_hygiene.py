@@ -14,7 +14,8 @@ import urllib.parse
 
 import pytest
 
-from tests.functional.cli.test_cli import DEADLINE, FAST_SCALE, ROOT, Cli, Lab, _env
+from tests.functional.cli.test_cli import (DEADLINE, FAST_SCALE, ROOT, USAGE, Cli, Lab,
+                                           _env)
 from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import bookkeeping as bk
 
@@ -27,8 +28,8 @@ def _xenpool(*args, timeout=DEADLINE):
                           timeout=timeout)
 
 
-def _assert_one_error_line(proc, *words):
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+def _assert_one_error_line(proc, *words, status=1):
+    assert proc.returncode == status, (proc.stdout, proc.stderr)
     assert proc.stderr.count('\n') == 1, proc.stderr
     assert proc.stderr.startswith('xenpool: error: '), proc.stderr
     for word in words:
@@ -60,18 +61,18 @@ def test_reserved_host_name_is_refused_and_nothing_changes(cli, host):
     before = _state(cli)
     proc = cli.run('aggregate', 'add-host', 'hyg', host, '--url', cli.lab.url('host2'),
                    status=None)
-    _assert_one_error_line(proc, 'reserved', ', '.join(RESERVED))
+    _assert_one_error_line(proc, 'reserved', ', '.join(RESERVED), status=USAGE)
     assert _state(cli) == before
     cli.assert_consistent('hyg')
 
 
 @pytest.mark.parametrize('args', [
-    ('aggregate', 'remove-host', 'hyg', 'master_compute'),
+    ('aggregate', 'remove-host', 'hyg', 'master_compute', '--yes'),
     ('preflight', 'hyg', 'operational_state'),
 ])
 def test_reserved_host_name_is_refused_by_every_host_command(cli, args):
     before = _state(cli)
-    _assert_one_error_line(cli.run(*args, status=None), 'reserved')
+    _assert_one_error_line(cli.run(*args, status=None), 'reserved', status=USAGE)
     assert _state(cli) == before
 
 
@@ -82,7 +83,7 @@ def test_url_with_password_is_refused_never_stored(cli):
     before = _state(cli)
     proc = cli.run('aggregate', 'add-host', 'hyg', 'host2', '--url', secret_url,
                    status=None)         # NOTE: Cli.run asserts the password is not shown
-    _assert_one_error_line(proc, 'refused', 'never stored', parts.netloc)
+    _assert_one_error_line(proc, 'refused', 'never stored', parts.netloc, status=USAGE)
     assert _state(cli) == before
     with open(cli.store_url[len('sqlite:///'):], 'rb') as f:
         assert password.encode() not in f.read()
@@ -95,7 +96,7 @@ def test_url_with_password_is_refused_never_stored(cli):
 @pytest.mark.parametrize('url', ['sqlite://', 'sqlite:///:memory:', 'sqlite+pysqlite://'])
 def test_in_memory_store_is_refused(url):
     proc = _xenpool('--store', url, 'aggregate', 'create', 'p1')
-    _assert_one_error_line(proc, 'in-memory', 'lost')
+    _assert_one_error_line(proc, 'in-memory', 'lost', status=USAGE)
     assert proc.stdout == ''
 
 
@@ -118,11 +119,13 @@ def test_store_busy_timeout_is_honoured(tmp_path):
     try:
         # NOTE: ignored, the default 30 s wait outlasts this timeout.
         proc = _xenpool('--config-file', str(tmp_path / 'xenpool.conf'), '--store', url,
-                        'aggregate', 'list', '--json', timeout=DEADLINE * 2 / 3)
+                        'aggregate', 'list', '-f', 'json', timeout=DEADLINE * 2 / 3)
     finally:
         writer.execute('ROLLBACK')
         writer.close()
-    _assert_one_error_line(proc, 'database is locked')
+    assert proc.returncode == 1 and proc.stderr.count('\n') == 1, proc.stderr
+    error = json.loads(proc.stderr)['error']     # NOTE: -f json: the error is JSON
+    assert error['type'] == 'store' and 'database is locked' in error['message']
     proc = _xenpool('--config-file', str(tmp_path / 'xenpool.conf'), '--store', url,
-                    'aggregate', 'list', '--json')
+                    'aggregate', 'list', '-f', 'json')
     assert proc.returncode == 0 and json.loads(proc.stdout) == []
