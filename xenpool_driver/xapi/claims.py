@@ -7,7 +7,8 @@ A claim is one key, :data:`KEY`, in ``other_config`` of a host's **pool**
 object (a standalone host is the master of its own one-host pool), its
 value a :class:`Claim` (:mod:`.claim_value`). This module holds the verbs:
 :func:`read`, :func:`claim_first_host`, :func:`claim_joiner`,
-:func:`release`, :func:`release_pool`, :func:`force_release`. A claim is
+:func:`release`, :func:`release_pool`, :func:`force_release`, and
+:func:`plan` (what claiming would write, written nothing). A claim is
 read, decided (:mod:`.claim_decision`) and written by compare-and-set
 (:mod:`.claim_cas`: xapi's map add refuses an existing key with
 MAP_DUPLICATE_KEY, so of two claimers that both saw the key absent, exactly
@@ -39,6 +40,7 @@ import time
 
 from oslo_log import log as logging
 
+from xenpool_driver import exception
 from xenpool_driver.xapi import claim_cas
 from xenpool_driver.xapi import claim_decision as decision
 from xenpool_driver.xapi import host as host_mod
@@ -115,6 +117,52 @@ def read(session):
             LOG.warning('Pool %s on %s has an unreadable %s value (%s): treated as '
                         'another claimant', pool_rec.get('uuid'), session.address, KEY, error)
     return PoolView(pool_ref, claim, len(hosts), pool_rec, hosts, raw)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimPlan:
+    """What claiming would do (see :func:`plan`).
+
+    :ivar writes: the ``pool.*_other_config`` calls it would make, in order,
+        as text (``[]``: the pool carries the claim already).
+    :ivar view: the :class:`PoolView` read.
+    :ivar refused: the :class:`~xenpool_driver.exception.HostClaimed` it
+        would raise, or None.
+    """
+
+    writes: list
+    view: PoolView
+    refused: Exception | None = None
+
+
+_ADD = 'pool.add_to_other_config(%s)' % KEY
+_TAKEOVER = ['pool.add_to_other_config(%s<guard>)' % TAKEOVER_PREFIX,
+             'pool.remove_from_other_config(%s)' % KEY, _ADD,
+             'pool.remove_from_other_config(%s<guard>)' % TAKEOVER_PREFIX]
+
+
+def plan(session, claim, now=None, first_host=False, members=()):
+    """What :func:`claim_first_host` / :func:`claim_joiner` would do, doing nothing.
+
+    The same read and the same decision (:func:`.claim_decision.decide`) as
+    a claim's first round; nothing is written.
+
+    XAPI calls (2): :func:`read`.
+
+    :param first_host: as :func:`claim_first_host` (True) or
+        :func:`claim_joiner` (False) would decide.
+    :returns: :class:`ClaimPlan`; when refused its ``writes`` are those of an
+        unclaimed host (what the claim would have been).
+    :raises XapiUnavailable, XapiError: from the session.
+    """
+    view = read(session)
+    try:
+        verdict = decision.decide(view, claim, _now(now), first_host,
+                                  frozenset(members))
+    except exception.HostClaimed as refused:
+        return ClaimPlan([_ADD], view, refused)
+    writes = {decision.OURS: [], decision.ADD: [_ADD]}.get(verdict, _TAKEOVER)
+    return ClaimPlan(list(writes), view)
 
 
 def claim_first_host(session, claim, now=None, members=()):

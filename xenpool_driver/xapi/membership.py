@@ -16,6 +16,7 @@ XAPI round trips:
 * :func:`gone`: ``host.get_all_records`` (1).
 * :func:`ejectable`: ``pool.get_all_records``, ``host.get_all_records``,
   ``VM.get_all_records`` (not when forced, nor for a host not there).
+* :func:`refuse_guests`: ``VM.get_all_records`` (1).
 * :func:`confirm_gone`: :func:`gone` once, then once per evaluation,
   driven by ``event.from`` on ``host``.
 """
@@ -159,10 +160,21 @@ def ejectable(master, host_uuid, force):
             'pool.eject', host_uuid,
             'it is the pool master: designate another master first')
     if not force:
-        guests = host_mod.resident_guests(master, host_ref)
-        if guests:
-            raise exception.OperationRefused(
-                'pool.eject', host_uuid,
-                'guest VMs are not halted on it (eject would fail, and it wipes '
-                'local SRs): %s' % ', '.join('%s (%s, %s)' % g for g in guests))
+        refuse_guests(master, host_uuid, host_ref)
     return host_ref
+
+
+def refuse_guests(master, host_uuid, host_ref):
+    """Refuse to eject a host with guest VMs not halted on it.
+
+    XAPI calls (1): ``VM.get_all_records``.
+
+    :raises OperationRefused: guest VMs are not halted on it (xapi would
+        refuse with OPERATION_NOT_ALLOWED ["VM resident on host"]).
+    """
+    guests = host_mod.resident_guests(master, host_ref)
+    if guests:
+        raise exception.OperationRefused(
+            'pool.eject', host_uuid,
+            'guest VMs are not halted on it (eject would fail, and it wipes '
+            'local SRs): %s' % ', '.join('%s (%s, %s)' % g for g in guests))

@@ -14,8 +14,9 @@ who is in the pool, re-read when a join or eject call fails),
 :mod:`.settle` (a pool settling under a new master). Three verbs are
 defined with their concept and importable from here: :func:`this_host`
 (:mod:`.host`), :func:`pending` and :func:`wait_not_pending`
-(:mod:`.outlived`); so are the names :class:`HostInfo` and
-:class:`Membership`.
+(:mod:`.outlived`), and the read-only checks of an eject
+:func:`ejectable` and :func:`refuse_guests` (:mod:`.membership`); so are
+the names :class:`HostInfo` and :class:`Membership`.
 
 XAPI round trips per operation (happy path; the unit tests pin these lists):
 
@@ -46,7 +47,7 @@ from xenpool_driver.xapi import settle
 # NOTE: verbs and names of this API that live with their concept; the
 # aggregates layer and the CLI reach them as pool.<name>.
 from xenpool_driver.xapi.host import HostInfo, this_host  # noqa: F401
-from xenpool_driver.xapi.membership import Membership  # noqa: F401
+from xenpool_driver.xapi.membership import Membership, ejectable, refuse_guests  # noqa: F401
 from xenpool_driver.xapi.outlived import pending, wait_not_pending  # noqa: F401
 
 LOG = logging.getLogger(__name__)
@@ -305,12 +306,29 @@ def destroy_host(master, host_uuid):
         (xapi would answer HOST_IS_LIVE).
     :raises XapiError: xapi refused (e.g. HOST_HAS_RESIDENT_VMS).
     """
-    membership = snapshot(master)
-    info = membership.host(host_uuid)
+    info = destroyable(master, host_uuid)
     if info is None:
         LOG.info('Host %s is not in the pool of %s: nothing to destroy',
                  host_uuid, master.address)
         return False
+    LOG.info('Destroying the record of offline host %s', host_uuid)
+    master.call('host.destroy', info.ref)
+    return True
+
+
+def destroyable(master, host_uuid):
+    """The :class:`HostInfo` of ``host_uuid`` when its record may be destroyed.
+
+    The read-only check of :func:`destroy_host`. XAPI calls: :func:`snapshot`
+    (3).
+
+    :returns: its :class:`HostInfo`, or None when it is not a member.
+    :raises OperationRefused: it is the master, or the master sees it live.
+    """
+    membership = snapshot(master)
+    info = membership.host(host_uuid)
+    if info is None:
+        return None
     if host_uuid == membership.master_uuid:
         raise exception.OperationRefused('host.destroy', host_uuid,
                                          'it is the pool master')
@@ -319,6 +337,4 @@ def destroy_host(master, host_uuid):
             'host.destroy', host_uuid,
             'the master reports it live: eject it instead, or wait until it '
             'is offline')
-    LOG.info('Destroying the record of offline host %s', host_uuid)
-    master.call('host.destroy', info.ref)
-    return True
+    return info
