@@ -11,6 +11,9 @@ returns ``(metadata updates, master address or None)``.
   (``kind=join``), checked (:mod:`xenpool_driver.xapi.preflight`, the same
   check :meth:`AddSteps.preflight` answers alone), then ``pool.join`` (or
   ``pool.join_force``) and waited until live.
+
+:meth:`AddSteps.plan` answers what these steps would do, with their reads
+and decisions only (a dry run: nothing claimed, nothing written).
 """
 
 from xenpool_driver import exception
@@ -18,12 +21,15 @@ from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import agreement
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import host_claims
+from xenpool_driver.aggregates import plan as plan_mod
 from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import preflight as xpreflight
 
 ADD_ACTION = 'add_to_aggregate'
 PREFLIGHT_ACTION = 'preflight_host'
+#: The intent id of the claim a dry run decides on (never written).
+PLAN_INTENT = 'dry-run'
 
 
 class JoinedNotLive(Exception):
@@ -60,15 +66,7 @@ class AddSteps:
         nor this aggregate another's.
         """
         intent = op.intent
-        session = self.locator.session_at(intent.url)
-        info = pool.this_host(session)
-        if session.url != intent.url:
-            # NOTE: this_host followed HOST_IS_SLAVE: the URL is a slave's
-            raise exception.InvalidAggregateAction(
-                ADD_ACTION, aggregate.id,
-                'host %s is a member of the pool mastered by %s: only a '
-                'standalone host can be the first host of an aggregate'
-                % (intent.host, info.address))
+        session, info = self._standalone(aggregate, intent.host, intent.url)
         op.note(host_uuid=info.uuid, phase='claim')
         op.claim = claims.claim_first_host(
             session, claims.Claim.pool(host_claims.identity(aggregate),
@@ -78,6 +76,22 @@ class AddSteps:
         pool.init_pool(session, aggregate.name)
         return ({intent.host: info.uuid, bk.MASTER_COMPUTE: intent.host},
                 info.address)
+
+    def _standalone(self, aggregate, host, url):
+        """``(session, HostInfo)`` of a first host, which must be standalone.
+
+        :raises InvalidAggregateAction: it is a member of a pool.
+        """
+        session = self.locator.session_at(url)
+        info = pool.this_host(session)
+        if session.url != url:
+            # NOTE: this_host followed HOST_IS_SLAVE: the URL is a slave's
+            raise exception.InvalidAggregateAction(
+                ADD_ACTION, aggregate.id,
+                'host %s is a member of the pool mastered by %s: only a '
+                'standalone host can be the first host of an aggregate'
+                % (host, info.address))
+        return session, info
 
     # -- a joining host -----------------------------------------------------------
 
@@ -194,6 +208,59 @@ class AddSteps:
                 'host %s is a member of the pool of %s already (not recorded: '
                 'reconcile records it)' % (host, aggregate.name))
         return self.mismatches(joiner, master, force, info.uuid)
+
+    # -- a dry run -------------------------------------------------------------------
+
+    def plan(self, aggregate, host, url, force, first, plan):
+        """What :meth:`first_host` or :meth:`join` would do now (read-only).
+
+        The same reads and decisions as the steps: the first host must be
+        standalone and its claim granted, then its pool is named; a joiner is
+        read (a member already: nothing to do), claimed, checked, joined.
+
+        :param first: the aggregate has no host recorded yet.
+        :param plan: the :class:`~.plan.Plan` to complete.
+        :returns: the completed :class:`~.plan.Plan`.
+        :raises Refused: a refusal that leaves nothing else to tell.
+        :raises XapiError, XapiUnavailable: a read failed.
+        """
+        if first:
+            return self._plan_first_host(aggregate, host, url, plan)
+        return self._plan_join(aggregate, host, url, force, plan)
+
+    def _plan_first_host(self, aggregate, host, url, plan):
+        session, _info = self._standalone(aggregate, host, url)
+        claim = claims.plan(session, claims.Claim.pool(
+            host_claims.identity(aggregate), PLAN_INTENT, self.owner),
+            now=self.clock(), first_host=True)
+        calls = list(claim.writes)
+        if claim.view.pool.get('name_label', '') != aggregate.name:
+            calls.append('pool.set_name_label(%s)' % aggregate.name)
+        return plan.replace(calls=calls,
+                            refusal=plan_mod.refusal_text(claim.refused))
+
+    def _plan_join(self, aggregate, host, url, force, plan):
+        record = bk.read(aggregate.metadata)
+        joiner = self.locator.session_at(url)
+        master = self.locator.session_at(
+            self.locator.master_url(aggregate.metadata, record))
+        info, member = self.read_joiner(aggregate, ADD_ACTION, host, url, joiner,
+                                        master)
+        if member is not None:
+            return plan      # NOTE: it joined already: add only records it
+        claim = claims.plan(joiner, claims.Claim.join(
+            host_claims.identity(aggregate), PLAN_INTENT, self.owner,
+            self.clock(), self.locator.timeouts.join_lease), now=self.clock())
+        mismatches = self.mismatches(joiner, master, force, info.uuid)
+        refusal = plan_mod.refusal_text(claim.refused)
+        if mismatches and refusal is None:
+            refusal = plan_mod.refusal_text(exception.PreflightFailed(
+                ADD_ACTION, aggregate.id, host, mismatches))
+        address = record.master_address or master.address
+        join = 'Async.%s(%s)' % ('pool.join_force' if force else 'pool.join',
+                                 address)
+        return plan.replace(calls=list(claim.writes) + [join],
+                            preflight=list(mismatches), refusal=refusal)
 
     def _claim_joiner(self, aggregate, op, joiner):
         op.note(phase='claim')

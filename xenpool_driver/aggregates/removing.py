@@ -9,15 +9,22 @@ last host left (the recorded address is cleared).
 * a slave: ``pool.eject`` on the master;
 * a dead slave: ``host.destroy`` (its record forgotten, nothing ejected);
 * the master with others left: a live recorded slave designated
-  (``pool.designate_new_master``), then the old master ejected by the new;
+  (``pool.designate_new_master``), then the old master ejected by the new
+  (guests not halted on it refuse the remove before the designate);
 * the last host: it stays in its pool, whose name is cleared, and the
   aggregate's pool claim is released.
+
+:meth:`RemoveSteps.plan` answers what these steps would do, with their reads
+and decisions only (a dry run), and what an eject would destroy.
 """
 
 from xenpool_driver import exception
 from xenpool_driver.aggregates import agreement
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import host_claims
+from xenpool_driver.aggregates import plan as plan_mod
+from xenpool_driver.xapi import claims
+from xenpool_driver.xapi import eject_losses
 from xenpool_driver.xapi import pool
 
 REMOVE_ACTION = 'remove_from_aggregate'
@@ -89,6 +96,11 @@ class RemoveSteps:
         others = [h for h in members.hosts if h.uuid != intent.host_uuid]
         if members.master_uuid == intent.host_uuid:
             target = self._pick_new_master(aggregate, others)
+            if not force:
+                # NOTE: the eject after the designate would refuse them: say
+                # so before the master moves.
+                pool.refuse_guests(master, intent.host_uuid,
+                                   members.host(intent.host_uuid).ref)
             op.note(target_uuid=target.uuid, phase='designate')
             self.report('designate new master')
             pool.designate_new_master(master, target.uuid,
@@ -109,6 +121,68 @@ class RemoveSteps:
                           self.locator.url_for_address(target.address)))
         self._eject(op, new_master, force)
         return dict({intent.host: None}, **follow), target.address
+
+    # -- a dry run -------------------------------------------------------------------
+
+    def plan(self, aggregate, host_uuid, is_master, force, dead, plan):
+        """What :meth:`remove` would do now for ``plan.host`` (read-only).
+
+        The same reads and decisions: a dead slave's record destroyed if the
+        master reports it offline; a slave ejected if no guest runs there;
+        the master's pool cleared when it is the last host, else the slave
+        :meth:`_pick_new_master` picks designated, then the old master
+        ejected. An eject's :class:`~xenpool_driver.xapi.eject_losses.Losses`
+        are read from the master.
+
+        :param plan: the :class:`~.plan.Plan` to complete.
+        :returns: the completed :class:`~.plan.Plan`; guests that block the
+            eject are its refusal, with the calls and losses still told.
+        :raises Refused: refused (the text is the plan's refusal).
+        :raises XapiError, XapiUnavailable: a read failed.
+        """
+        host = plan.host
+        master = self.locator.session_at(
+            self.locator.master_url(aggregate.metadata))
+        if dead:
+            if pool.destroyable(master, host_uuid) is None:
+                return plan
+            return plan.replace(calls=['host.destroy(%s)' % host])
+        calls, designate = [], None
+        if not is_master:
+            host_ref = pool.ejectable(master, host_uuid, force=True)
+            if host_ref is None:
+                return plan      # NOTE: it left already: remove only cleans up
+        else:
+            members = pool.snapshot(master)
+            others = [h for h in members.hosts if h.uuid != host_uuid]
+            if not others:
+                return plan.replace(calls=self._plan_clear(aggregate, master,
+                                                           members))
+            if members.master_uuid == host_uuid:
+                target = self._pick_new_master(aggregate, others)
+                designate = (bk.host_for_uuid(aggregate.metadata, target.uuid)
+                             or target.name_label)
+                calls.append('pool.designate_new_master(%s)' % designate)
+            host_ref = members.host(host_uuid).ref
+        refusal = None
+        if not force:
+            try:
+                pool.refuse_guests(master, host_uuid, host_ref)
+            except exception.Refused as refused:
+                refusal = plan_mod.refusal_text(refused)
+        calls.append('Async.pool.eject(%s)' % host)
+        return plan.replace(calls=calls, designate=designate, refusal=refusal,
+                            losses=eject_losses.read_losses(master, host_uuid))
+
+    @staticmethod
+    def _plan_clear(aggregate, master, members):
+        """The last host: its pool's name cleared, the pool claim released."""
+        calls = ['pool.set_name_label("")'] if members.name_label else []
+        held = claims.read(master).claim
+        if held is not None and held.kind == claims.POOL and \
+                held.aggregate == host_claims.identity(aggregate):
+            calls.append('pool.remove_from_other_config(%s)' % claims.KEY)
+        return calls
 
     @staticmethod
     def _pick_new_master(aggregate, others):

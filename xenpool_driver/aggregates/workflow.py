@@ -40,6 +40,7 @@ from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import history as history_mod
 from xenpool_driver.aggregates import ledger
 from xenpool_driver.aggregates import locating
+from xenpool_driver.aggregates import plan as plan_mod
 from xenpool_driver.aggregates import reading
 from xenpool_driver.aggregates import reconcile as reconcile_mod
 from xenpool_driver.aggregates import removing
@@ -151,15 +152,13 @@ class Workflow:
         if not ps.is_hv_pool(aggregate.metadata):
             LOG.debug('Aggregate %s is not a pool: add ignored', aggregate.id)
             return None
-        recorded = bk.recorded_hosts(aggregate.metadata).get(host)
-        if recorded and aggregate.metadata.get(ps.KEY) in (ps.ACTIVE, ps.ERROR):
+        recorded = self._added_already(aggregate, host)
+        if recorded:
             # NOTE: idempotent: the host is ours already (reconcile checks
             # that the pool agrees); only a host list of ours may lack it.
             ledger.follow_host_list(aggregate, {host: recorded})
             return recorded
-        state, record = self._check(aggregate, ps.OP_ADD, ADD_ACTION)
-        url = self.locator.host_url(aggregate, ADD_ACTION, host, slave_info)
-        first = not bk.recorded_hosts(aggregate.metadata)
+        state, record, url, first = self._admit_add(aggregate, host, slave_info)
         steps = self._add_steps()
         force = self._join_force(force)
         intent = bk.new_intent(ps.OP_ADD, host, state, self.owner, self.clock(),
@@ -199,6 +198,38 @@ class Workflow:
         return self._add_steps().preflight(aggregate, host, url,
                                            self._join_force(force))
 
+    def plan_add(self, aggregate, host, slave_info=None, force=None):
+        """What :meth:`add` would do now (a dry run: read-only).
+
+        The same checks and decisions as :meth:`add` - the state, where the
+        host is, first host or joiner, its claim, the preflight, the join -
+        made with reads only. Post: nothing changed (no intent, no claim, no
+        metadata or pool write).
+
+        :param slave_info: as :meth:`add`.
+        :param force: as :meth:`add` (``pool.join_force``).
+        :returns: :class:`~.plan.Plan`: ``refusal`` what our rules would
+            refuse now (the state, an unlocatable or claimed host, a
+            preflight mismatch: ``preflight`` lists every one), ``calls`` e.g.
+            ``['pool.add_to_other_config(xenpool.aggregate)',
+            'Async.pool.join(192.0.2.1)']``; no calls for a host recorded
+            already.
+        :raises XapiError: a read was answered with an error.
+        :raises XapiUnavailable: no xapi answered a read.
+        """
+        plan = plan_mod.Plan(ps.OP_ADD, aggregate.name, host)
+        if not ps.is_hv_pool(aggregate.metadata):
+            return plan.replace(refusal='not a pool aggregate: add does nothing')
+        if self._added_already(aggregate, host):
+            return plan
+        try:
+            _state, _record, url, first = self._admit_add(aggregate, host,
+                                                          slave_info)
+            return self._add_steps().plan(aggregate, host, url,
+                                          self._join_force(force), first, plan)
+        except exception.Refused as refused:
+            return plan.replace(refusal=plan_mod.refusal_text(refused))
+
     def remove(self, aggregate, host, force=False, dead=False):
         """Remove compute ``host`` from the pool of ``aggregate``.
 
@@ -227,20 +258,11 @@ class Workflow:
                       aggregate.id)
             return False
         steps = removing.RemoveSteps(self.locator, self._report)
-        host_uuid = (bk.recorded_hosts(aggregate.metadata).get(host) or
-                     steps.unrecorded_member(aggregate, host))
+        host_uuid = self._member_uuid(aggregate, host, steps)
         if not host_uuid:
             self._forget_non_member(aggregate, host)
             return False
-        state, record = self._check(aggregate, ps.OP_REMOVE, REMOVE_ACTION)
-        is_master = aggregate.metadata.get(bk.MASTER_COMPUTE) == host
-        if dead and is_master:
-            # NOTE: a dead master needs a slave promoted by hand
-            # (pool.emergency_transition_to_master): not something to guess.
-            raise exception.InvalidAggregateAction(
-                REMOVE_ACTION, aggregate.id,
-                'host %s is the pool master: a dead master cannot be removed; '
-                'promote a slave first' % host)
+        state, record, is_master = self._admit_remove(aggregate, host, dead)
         intent = bk.new_intent(ps.OP_REMOVE, host, state, self.owner,
                                self.clock(), host_uuid=host_uuid)
         op = self._begin(aggregate, ps.OP_REMOVE, REMOVE_ACTION, state, intent)
@@ -257,6 +279,46 @@ class Workflow:
                 new_state = ps.ERROR if state == ps.ERROR else ps.ACTIVE
             op.succeed(updates, new_state, master_address)
         return True
+
+    def plan_remove(self, aggregate, host, force=False, dead=False):
+        """What :meth:`remove` would do now (a dry run: read-only).
+
+        The same checks and decisions as :meth:`remove` - the state, which
+        member is master, the slave :meth:`remove` would designate, whether
+        guests block the eject, whether a "dead" host is offline - made with
+        reads only, plus what the eject would destroy. Post: nothing changed.
+
+        :param force: as :meth:`remove`.
+        :param dead: as :meth:`remove` (``host.destroy``).
+        :returns: :class:`~.plan.Plan` (``operation`` ``remove`` or
+            ``dead-remove``): ``calls`` e.g. ``['pool.designate_new_master(
+            host2)', 'Async.pool.eject(host1)']``, ``designate`` the new
+            master's compute host, ``losses`` the
+            :class:`~xenpool_driver.xapi.eject_losses.Losses` of an eject
+            (the VDIs on the host's local SRs, the VMs losing disks); no
+            calls for a host that is not a member.
+        :raises XapiError: a read was answered with an error.
+        :raises XapiUnavailable: no xapi answered a read.
+        """
+        plan = plan_mod.Plan(history_mod.DEAD_REMOVE if dead else ps.OP_REMOVE,
+                             aggregate.name, host)
+        if not ps.is_hv_pool(aggregate.metadata):
+            return plan.replace(refusal='not a pool aggregate: remove does '
+                                        'nothing')
+        steps = removing.RemoveSteps(self.locator, self._report)
+        try:
+            host_uuid = self._member_uuid(aggregate, host, steps)
+            if not host_uuid:
+                # NOTE: as _forget_non_member: only a live operation refuses
+                admin.refuse_live_operation(aggregate, REMOVE_ACTION,
+                                            self.clock())
+                return plan
+            _state, _record, is_master = self._admit_remove(aggregate, host,
+                                                            dead)
+            return steps.plan(aggregate, host_uuid, is_master, force, dead,
+                              plan)
+        except exception.Refused as refused:
+            return plan.replace(refusal=plan_mod.refusal_text(refused))
 
     def delete(self, aggregate):
         """Mark an aggregate without hosts ``dismissed`` (no XAPI call).
@@ -329,6 +391,47 @@ class Workflow:
     def _join_force(self, force):
         """The caller's ``force``; None: ``[xenserver] use_join_force``."""
         return self.xs.use_join_force if force is None else bool(force)
+
+    @staticmethod
+    def _added_already(aggregate, host):
+        """The uuid of ``host`` when add has nothing to do but record it."""
+        recorded = bk.recorded_hosts(aggregate.metadata).get(host)
+        if recorded and aggregate.metadata.get(ps.KEY) in (ps.ACTIVE, ps.ERROR):
+            return recorded
+        return None
+
+    def _admit_add(self, aggregate, host, slave_info):
+        """The checks of an add before it begins (no XAPI call).
+
+        :returns: ``(state, bookkeeping, host URL, first host?)``.
+        :raises InvalidAggregateAction: the state, or the host unlocatable.
+        """
+        state, record = self._check(aggregate, ps.OP_ADD, ADD_ACTION)
+        url = self.locator.host_url(aggregate, ADD_ACTION, host, slave_info)
+        return state, record, url, not bk.recorded_hosts(aggregate.metadata)
+
+    @staticmethod
+    def _member_uuid(aggregate, host, steps):
+        """The uuid of ``host`` as a member (recorded, else found), or None."""
+        return (bk.recorded_hosts(aggregate.metadata).get(host) or
+                steps.unrecorded_member(aggregate, host))
+
+    def _admit_remove(self, aggregate, host, dead):
+        """The checks of a remove of a member before it begins (no XAPI call).
+
+        :returns: ``(state, bookkeeping, is the recorded master?)``.
+        :raises InvalidAggregateAction: the state, or a dead master.
+        """
+        state, record = self._check(aggregate, ps.OP_REMOVE, REMOVE_ACTION)
+        is_master = aggregate.metadata.get(bk.MASTER_COMPUTE) == host
+        if dead and is_master:
+            # NOTE: a dead master needs a slave promoted by hand
+            # (pool.emergency_transition_to_master): not something to guess.
+            raise exception.InvalidAggregateAction(
+                REMOVE_ACTION, aggregate.id,
+                'host %s is the pool master: a dead master cannot be removed; '
+                'promote a slave first' % host)
+        return state, record, is_master
 
     def _forget_non_member(self, aggregate, host):
         """Remove of a host that is not a member: clean up, succeed."""

@@ -9,6 +9,7 @@ from tests import passwords
 from xenpool_driver import conf as xenpool_conf
 from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import connector as xconnector
+from xenpool_driver.xapi import eject_losses
 from xenpool_driver.xapi import pool
 from xenpool_driver.xapi import preflight
 from xenpool_driver.xapi import session as xsession
@@ -73,9 +74,12 @@ class FakeAtomicAggregate(FakeAggregate):
 
 OWN_URL = 'https://192.0.2.1'
 POOL_OPS = ('snapshot', 'this_host', 'init_pool', 'clear_pool', 'join',
-            'wait_until_live', 'eject', 'designate_new_master', 'destroy_host')
+            'wait_until_live', 'eject', 'designate_new_master', 'destroy_host',
+            'ejectable', 'refuse_guests', 'destroyable')
 #: xapi operations patched as ``module.<name>``, logged under ``<name>``.
-OTHER_OPS = ((preflight, 'preflight'),)
+OTHER_OPS = ((preflight, 'preflight'), (eject_losses, 'read_losses'))
+#: What an unclaimed host's claim would write (``claims.plan``).
+CLAIM_WRITE = 'pool.add_to_other_config(%s)' % claims.KEY
 
 UUID = {
     'c1': '11111111-1111-1111-1111-111111111111',
@@ -145,9 +149,16 @@ class Xapi:
         # the functional tests prove them); apart from self.calls.
         self.claims = {}
         for name in ('claim_first_host', 'claim_joiner', 'release',
-                     'release_pool'):
+                     'release_pool', 'plan', 'read'):
             self.claims[name] = mocker.patch.object(claims, name,
                                                     autospec=True)
+        #: the pool record a claim's read sees (``claims.plan``/``read``).
+        self.claimed_pool = {'name_label': '', 'other_config': {}}
+        self.claims['read'].side_effect = lambda session: claims.PoolView(
+            'OpaqueRef:pool', None, 1, self.claimed_pool, {})
+        self.claims['plan'].side_effect = \
+            lambda session, claim, now=None, first_host=False, members=(): \
+            claims.ClaimPlan([CLAIM_WRITE], self.claims['read'](session))
         self.claims['claim_first_host'].side_effect = \
             lambda session, claim, now=None, members=(): claim
         self.claims['claim_joiner'].side_effect = \

@@ -522,6 +522,7 @@ def test_remove_master_designates_then_ejects(conf, xapi):
         'c1', 'c2', 'c3', c2={'live': False})
     flow(conf, xapi).remove(agg, 'c1')
     assert xapi.calls == [('snapshot', 'https://192.0.2.1'),
+                          ('refuse_guests', 'https://192.0.2.1'),
                           ('designate_new_master', 'https://192.0.2.1'),
                           ('eject', 'https://192.0.2.3')]
     xapi.ops['designate_new_master'].assert_called_once_with(
@@ -777,3 +778,21 @@ def test_a_host_never_live_within_live_timeout_is_a_failure_not_active(conf, xap
     assert 'timed out' in record.reason
     xapi.claims['release'].assert_not_called()      # it joined: nothing to free
 
+
+
+def test_removing_a_master_with_guests_is_refused_before_the_designate(conf, xapi):
+    # NOTE: the eject after the designate would refuse them: the master must
+    # not move for an eject that cannot happen.
+    agg = active(names=('c1', 'c2'))
+    xapi.ops['snapshot'].return_value = fakes.membership('c1', 'c2')
+    xapi.ops['refuse_guests'].side_effect = exception.OperationRefused(
+        'pool.eject', UUID['c1'], 'guest VMs are not halted on it: web')
+    with pytest.raises(exception.OperationRefused):
+        flow(conf, xapi).remove(agg, 'c1')
+    assert 'designate_new_master' not in xapi.names
+    assert agg.metadata[ps.KEY] == ps.ACTIVE and failures(agg) == 0
+    assert agg.metadata[bk.MASTER_COMPUTE] == 'c1'
+    xapi.ops['refuse_guests'].reset_mock()
+    flow(conf, xapi).remove(agg, 'c1', force=True)      # force: no guest check
+    xapi.ops['refuse_guests'].assert_not_called()
+    assert xapi.names[-2:] == ['designate_new_master', 'eject']
