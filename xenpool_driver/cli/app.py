@@ -88,7 +88,7 @@ def wants_json(argv):
         if word in ('-f', '--format') and i + 1 < len(argv):
             if argv[i + 1] in ('json', 'yaml'):
                 return True
-        elif word in ('-fjson', '-fyaml', '--format=json', '--format=yaml'):
+        elif word in ('-fjson', '-fyaml', '--format=json', '--format=yaml', '--json'):
             return True
     return False
 

@@ -8,6 +8,8 @@ columns. A command that changes something prints its result line in the
 default format (``-f table`` without ``-c``), and the object otherwise.
 """
 
+import argparse
+
 from cliff import lister
 from cliff import show
 
@@ -52,7 +54,11 @@ class _Command(object):
         return self.app.ctx
 
     def get_parser(self, prog_name):
-        return strict(super().get_parser(prog_name))
+        parser = strict(super().get_parser(prog_name))
+        # NOTE: the spelling before cliff (README, scripts): -f json
+        parser.add_argument('--json', action='store_const', dest='formatter',
+                            const='json', help=argparse.SUPPRESS)
+        return parser
 
     def run(self, parsed_args):
         self.status = errors.OK

@@ -90,6 +90,7 @@ def test_credentials_are_never_a_command_line_argument(argv):
     ['aggregate', 'show', 'nope', '-f', 'json'],
     ['aggregate', 'show', 'nope', '-fjson'],
     ['aggregate', 'list', '--format', 'json', '--nosuch'],
+    ['aggregate', 'show', 'nope', '--json'],
 ])
 def test_with_json_the_error_is_json_on_stderr(tmp_path, argv):
     result = run(['--store', 'sqlite:///%s' % (tmp_path / 's.sqlite')] + argv)
@@ -182,3 +183,11 @@ def test_the_commands_are_the_entry_points_of_setup_cfg():
     assert declared == loaded, 'stale install: rm -rf *.egg-info; pip install -e .'
     assert {'aggregate add-host', 'aggregate add host', 'aggregate remove-host',
             'aggregate history', 'lab', 'demo'} <= loaded
+
+
+def test_json_is_still_spelled_json(tmp_path):
+    """The spelling before cliff (README, scripts) is -f json."""
+    store = ['--store', 'sqlite:///%s' % (tmp_path / 's.sqlite')]
+    run(store + ['aggregate', 'create', 'p1'])
+    assert run(store + ['aggregate', 'list', '--json']).out == run(
+        store + ['aggregate', 'list', '-f', 'json']).out
