@@ -5,7 +5,6 @@ from oslo.config's environment variables (``OS_XENSERVER__CONNECTION_PASSWORD``)
 or from a lab file; never from a command-line argument.
 """
 
-import inspect
 import ipaddress
 import json
 
@@ -171,12 +170,9 @@ class Context(object):
     @property
     def workflow(self):
         if self._workflow is None:
-            kwargs = {}
-            if _accepts_history():
-                kwargs['history'] = self.record_operation
             self._workflow = workflow_mod.Workflow(
                 lambda: self.connector, conf=self.conf, host_locator=self.locate,
-                **kwargs)
+                history=self.record_operation)
             if self.progress is not None:
                 self._workflow.progress = self.progress
         return self._workflow
@@ -209,11 +205,3 @@ class Context(object):
         if self._store is not None:
             self._store.close()
 
-
-def _accepts_history():
-    """Whether the workflow takes a ``history`` sink yet.
-
-    NOTE: transitional: the workflow's history parameter lands separately
-    (issue 13); until then operations are not recorded.
-    """
-    return 'history' in inspect.signature(workflow_mod.Workflow).parameters

@@ -12,7 +12,6 @@ import time
 
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
-from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.cli import base
 from xenpool_driver.cli import context as context_mod
 from xenpool_driver.cli import errors
@@ -64,13 +63,10 @@ def render_losses(losses):
         return []
     if not isinstance(losses, dict):
         return [str(losses)]
-    texts = []
-    for kind, items in losses.items():
-        if isinstance(items, (list, tuple)):
-            if items:
-                texts.append('%s: %s' % (kind, ', '.join(_item(i) for i in items)))
-        elif items:
-            texts.append('%s: %s' % (kind, items))
+    texts = ['%s: %s' % (kind, ', '.join(_item(i) for i in items))
+             for kind, items in losses.items() if isinstance(items, (list, tuple)) and items]
+    if texts and losses.get('virtual_size'):
+        texts.append('disk space: %.1f GiB' % (losses['virtual_size'] / 2.0 ** 30))
     return texts
 
 
@@ -78,20 +74,6 @@ def _item(item):
     if isinstance(item, dict):
         return str(item.get('name_label') or item.get('name') or item.get('uuid'))
     return str(item)
-
-
-def planner(workflow, name):
-    """The workflow's ``plan_add`` / ``plan_remove``, or None.
-
-    NOTE: transitional (issue 13): the plans land in aggregates/plan.py
-    separately; without them remove-host still asks (not knowing the losses)
-    and --dry-run says it cannot plan.
-    """
-    return getattr(workflow, name, None)
-
-
-def unplannable():
-    return errors.UsageError('--dry-run: this version of the workflow makes no plan')
 
 
 class _HostOperation(base.Show):
@@ -135,11 +117,8 @@ class AddHost(_HostOperation):
             raise errors.UsageError(
                 'unknown host %s: give --url, or use a lab file naming it' % args.host)
         if args.dry_run:
-            plan_add = planner(ctx.workflow, 'plan_add')
-            if plan_add is None:
-                raise unplannable()
-            return self.plan(plan_add(agg, args.host, slave_info={'url': url},
-                                      force=join_force(args)))
+            return self.plan(ctx.workflow.plan_add(agg, args.host, slave_info={'url': url},
+                                                   force=join_force(args)))
         started = time.time()
         # NOTE: the workflow lists the host in the store's aggregate once it is
         # a member (and never otherwise): nothing to undo here on failure.
@@ -176,13 +155,7 @@ class RemoveHost(_HostOperation):
         context_mod.check_host_args(args.host)
         ctx = self.ctx
         agg = ctx.store.get_aggregate(args.aggregate)
-        plan_remove = planner(ctx.workflow, 'plan_remove')
-        if plan_remove is None:
-            if args.dry_run:
-                raise unplannable()
-            plan = _Unknown(args.host in bk.recorded_hosts(agg.metadata))
-        else:
-            plan = plan_remove(agg, args.host, force=args.force, dead=args.dead)
+        plan = ctx.workflow.plan_remove(agg, args.host, force=args.force, dead=args.dead)
         if args.dry_run:
             return self.plan(plan)
         if plan.refusal:
@@ -198,11 +171,8 @@ class RemoveHost(_HostOperation):
 
     def confirm(self, args, agg, plan):
         """Ask the operator; refused without a terminal or without a yes."""
-        if isinstance(plan, _Unknown):
-            what = ['not known (no plan to read in this version)']
-        else:
-            what = render_losses(plan.to_dict().get('losses')) or [
-                'nothing found on its local SRs']
+        what = render_losses(plan.to_dict().get('losses')) or [
+            'nothing found on its local SRs']
         action = 'host.destroy of' if args.dead else 'pool.eject of'
         question = ('%s %s: the host reboots and its local SRs are wiped; lost: %s'
                     % (action, args.host, '; '.join(what)))
@@ -229,18 +199,6 @@ class RemoveHost(_HostOperation):
                                                                    record['aggregate'])
         return 'removed %s from %s: %s' % (args.host, record['aggregate'],
                                            record['state_after'])
-
-
-class _Unknown(object):
-    """No plan to read (transitional): the eject of a member may destroy anything."""
-
-    refusal, losses = None, None
-
-    def __init__(self, member):
-        self.calls = ['pool.eject (what it destroys is not known)'] if member else []
-
-    def to_dict(self):
-        return {'losses': None}
 
 
 def destroys(plan):

@@ -64,7 +64,11 @@ def test_unknown_host_is_a_usage_error(ctx):
 
 def _eject_plan(**kw):
     values = dict(operation='remove', aggregate='p1', host='h2', calls=['pool.eject'],
-                  losses={'vms': ['web1'], 'vdis': ['web1 disk 0', 'scratch']})
+                  losses={'host_uuid': 'u2', 'srs': [],
+                          'vms': [{'uuid': 'v1', 'name_label': 'web1'}],
+                          'vdis': [{'uuid': 'd1', 'name_label': 'web1 disk 0'},
+                                   {'uuid': 'd2', 'name_label': 'scratch'}],
+                          'virtual_size': 3 * 2 ** 30})
     values.update(kw)
     return FakePlan(**values)
 
@@ -96,6 +100,7 @@ def test_remove_host_on_a_terminal_shows_the_losses_and_asks(ctx, answer, remove
     ctx.workflow.plan_remove.return_value = _eject_plan()
     result = run(['aggregate', 'remove-host', 'p1', 'h2'], ctx, stdin=Tty(answer))
     assert 'vms: web1' in result.err and 'vdis: web1 disk 0, scratch' in result.err
+    assert 'disk space: 3.0 GiB' in result.err and 'host_uuid' not in result.err
     assert 'Remove h2 from p1? [y/N]' in result.err
     assert ctx.workflow.remove.called is removed
     assert result.status == (0 if removed else errors.REFUSED)
@@ -274,3 +279,23 @@ def test_commands_check_host_input_before_anything(ctx, argv):
     assert result.status == errors.USAGE and result.err.count('\n') == 1
     assert 'pw' not in result.err
     assert ctx.workflow.mock_calls == [] and ctx.store.mock_calls == []
+
+
+def test_remove_host_reads_the_workflows_real_plan(ctx):
+    """The plan of aggregates.plan, its losses those of xapi.eject_losses."""
+    from xenpool_driver.aggregates import plan as plan_mod
+    from xenpool_driver.xapi import eject_losses as el
+    losses = el.Losses(host_uuid='u2', srs=(el.LostSR('s1', 'Local storage', 'ext'),),
+                       vdis=(el.LostVDI('d1', 'web1 disk 0', 2 ** 30, 's1',
+                                        'Local storage'),),
+                       vms=(el.LostVM('v1', 'web1', 'Halted', False, ('d1',)),))
+    ctx.workflow.plan_remove.return_value = plan_mod.Plan(
+        'remove', 'p1', 'h2', calls=['pool.eject(h2) on the master'], losses=losses)
+    result = run(['aggregate', 'remove-host', 'p1', 'h2'], ctx)
+    assert result.status == errors.REFUSED
+    assert 'lost: srs: Local storage; vdis: web1 disk 0; vms: web1; disk space: 1.0 GiB' \
+        in result.err
+    ctx.workflow.remove.assert_not_called()
+    data = json.loads(run(['aggregate', 'remove-host', 'p1', 'h2', '--dry-run', '-f',
+                           'json'], ctx).out)
+    assert data['losses']['vms'][0]['name_label'] == 'web1'

@@ -1,10 +1,13 @@
 """What a command works with: the store URL it may use, its busy timeout, its host input."""
 
 import types
+import uuid
 
 import pytest
 
 from tests import passwords
+from xenpool_driver import conf as xenpool_conf
+from xenpool_driver import redaction
 from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.cli import app
@@ -83,10 +86,31 @@ def test_a_bare_connection_url_means_https(configured, url):
     assert conf.xenserver.connection_url == url
 
 
+#: A lab file whose first host is not the configured connection_url.
+LAB = {'username': 'root', 'password': passwords.PASSWORD,
+       'hosts': [{'name': 'h1', 'url': 'https://192.0.2.1',
+                  'address': '192.0.2.1', 'uuid': 'u1'}]}
+
+
+@pytest.mark.parametrize('configured, url', [
+    (None, 'https://192.0.2.1'), ('https://192.0.2.50', 'https://192.0.2.50')])
+def test_a_configured_connection_url_beats_the_lab_files_first_host(configured, url):
+    conf = xenpool_conf.build(xenserver={'connection_url': configured})
+    context_mod.Context(conf, lab=context_mod.LabFile(LAB))
+    assert conf.xenserver.connection_url == url
+
+
+def test_the_configured_password_is_masked_once_the_context_exists():
+    # NOTE: a password of its own: the suite's are registered by other tests
+    password = 'xp-ctx-%s' % uuid.uuid4().hex
+    passwords.remember(password)
+    context_mod.Context(xenpool_conf.build(xenserver={'connection_password': password}))
+    assert redaction.redact('pw=%s' % password) == 'pw=' + redaction.MASK
+
+
 def test_the_workflow_records_every_operation_in_the_store(mocker):
     """Context builds the workflow with history=the store's record_operation."""
     workflow = mocker.patch.object(context_mod.workflow_mod, 'Workflow', autospec=True)
-    mocker.patch.object(context_mod, '_accepts_history', return_value=True)
     ctx = context_mod.Context(_conf(), store_url='sqlite:///x.sqlite')
     ctx._store = mocker.Mock()
     assert ctx.workflow is workflow.return_value
