@@ -20,13 +20,14 @@ everything else the workflow needs is compact JSON under two keys of ours.
      "failures": 1,                   # consecutive failures
      "master": "192.0.2.11",          # master's management address
      "counted": {"id": "3f2a...", "op": "add", "host": "compute-2"},
+                                      # or "uncounted": {"id": ..., "host": ...}
      "reason": "add of compute-2 failed: XAPI error ... (counted operations
                 91bc..., 3f2a...)"}   # last failure
 
 Absent fields are omitted; an empty record deletes its key. ``counted`` names
-the last failure of ours: counted already (then ``undo_aggregate_operation``
-does not count it twice), or not (``"uncounted": true``: nothing that changes
-the pool was sent; an undo that counts it names its operation). ``reason``
+the last failure of ours counted already (then ``undo_aggregate_operation``
+does not count it twice); ``uncounted`` one that was not (nothing that
+changes the pool was sent: an undo that counts it names its operation). ``reason``
 says why the pool is in ``error`` (or what failed last), and stays until the
 next success; while failures are counted it ends with the ids of the
 operations that counted (:func:`with_operations`), newest last, so that the
@@ -165,7 +166,9 @@ class Counted:
     """The last failure of ours (``id`` of its intent).
 
     :param counted: True when it counted already (an undo must not count it
-        again); False when it did not (an undo that counts it names ``id``).
+        again: stored as ``counted``); False when it did not (an undo that
+        counts it names ``id``: stored as ``uncounted``, without ``op``, to
+        leave room for the reason).
     """
 
     id: str
@@ -173,11 +176,15 @@ class Counted:
     host: str
     counted: bool = True
 
+    @property
+    def key(self):
+        """The name it is stored under in :data:`KEY`."""
+        return 'counted' if self.counted else 'uncounted'
+
     def to_json(self):
-        out = {'id': self.id, 'op': self.op, 'host': self.host}
         if not self.counted:
-            out['uncounted'] = True
-        return out
+            return {'id': self.id, 'host': self.host}
+        return {'id': self.id, 'op': self.op, 'host': self.host}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,7 +277,7 @@ def encode(bookkeeping):
     if bookkeeping.master_address:
         out['master'] = bookkeeping.master_address
     if bookkeeping.counted is not None:
-        out['counted'] = bookkeeping.counted.to_json()
+        out[bookkeeping.counted.key] = bookkeeping.counted.to_json()
     if not out and not bookkeeping.reason:
         return None
     out['v'] = VERSION
@@ -286,9 +293,11 @@ def _fit_reason(out, reason):
 
     NOTE: the message is shortened first (to :data:`MESSAGE_MIN`), then the
     oldest operation ids are dropped, then the message again: the newest
-    operation id survives whenever anything of the reason does.
+    operation id survives whenever anything of the reason does. A message
+    loses its middle: its start says what failed, its end why (the cause
+    ends an exception's text: ``... Connection refused``).
     """
-    message = _shorten(reason_message(reason), REASON_LIMIT)
+    message = _shorten_middle(reason_message(reason), REASON_LIMIT)
     ids = list(reason_operations(reason))
     while True:
         out['reason'] = with_operations(message, ids)
@@ -300,11 +309,12 @@ def _fit_reason(out, reason):
         if over <= 0:
             return raw
         if len(message) > MESSAGE_MIN:
-            message = _shorten(message, max(MESSAGE_MIN, len(message) - over))
+            message = _shorten_middle(message, max(MESSAGE_MIN,
+                                                   len(message) - over))
         elif len(ids) > 1:
             ids.pop(0)
         elif message:
-            message = _shorten(message, len(message) - max(over, 4))
+            message = _shorten_middle(message, len(message) - max(over, 4))
             if message == '...':
                 message = ''
         else:
@@ -314,6 +324,14 @@ def _fit_reason(out, reason):
 def _shorten(text, limit):
     limit = max(limit, 0)
     return text if len(text) <= limit else text[:max(limit - 3, 0)] + '...'
+
+
+def _shorten_middle(text, limit):
+    """``text`` in at most ``limit`` characters, its middle replaced by ``...``."""
+    if len(text) <= limit or limit < 12:
+        return _shorten(text, limit)
+    head = (limit - 3) * 3 // 5
+    return text[:head] + '...' + text[len(text) - (limit - 3 - head):]
 
 
 def encode_intent(intent):
@@ -377,7 +395,8 @@ def parse(raw, raw_intent=None):
     return Bookkeeping(intent=_field(data, 'intent', Intent.from_json),
                        failures=_field(data, 'failures', _count) or 0,
                        master_address=_field(data, 'master', _text),
-                       counted=_field(data, 'counted', _counted),
+                       counted=(_field(data, 'counted', _counted) or
+                                _field(data, 'uncounted', _uncounted)),
                        reason=_field(data, 'reason', _text))
 
 
@@ -438,5 +457,11 @@ def _counted(value):
     if not isinstance(value, dict):
         raise TypeError('not an object')
     return Counted(id=_text(value.get('id')), op=_text(value.get('op')),
-                   host=_text(value.get('host')),
-                   counted=value.get('uncounted') is not True)
+                   host=_text(value.get('host')))
+
+
+def _uncounted(value):
+    if not isinstance(value, dict):
+        raise TypeError('not an object')
+    return Counted(id=_text(value.get('id')), op='', host=_text(value.get('host')),
+                   counted=False)
