@@ -140,6 +140,22 @@ def test_the_time_budget_from_settings_stops_retrying(budget, retries):
     assert len(calls) == retries + 1
 
 
+@pytest.mark.parametrize('budget, retries', [(1.0, 1), (100.0, 3)])
+def test_the_call_timeout_is_the_time_budget_of_read_retries(budget, retries):
+    # each attempt costs 0.6 s: call_timeout=1 s allows one retry only
+    clock = Clock()
+    fn, calls = flaky([unavailable(exception.REFUSED, 'pool.get_all')] * 10)
+
+    def timed():
+        clock.now += 0.6
+        return fn()
+    plan = recovery.Plan('pool.get_all', recovery.policies_for('pool.get_all'),
+                         settings(call_timeout=budget), clock)
+    with pytest.raises(exception.XapiUnavailable):
+        plan.call(timed, clock.sleep)
+    assert len(calls) == retries + 1
+
+
 def test_follow_master_runs_its_hook_and_does_not_sleep():
     followed = []
     fn, calls = flaky([slave('192.0.2.9')])

@@ -8,8 +8,10 @@ import XenAPI
 
 from tests import passwords
 from tests.unit.xapi.fakes import A, B, settings
+from xenpool_driver import conf as xconf
 from xenpool_driver import exception
 from xenpool_driver.xapi.session import XapiSession
+from xenpool_driver.xapi.settings import SessionSettings
 
 
 @pytest.fixture
@@ -39,6 +41,18 @@ def test_login_through_intercepted_path_with_timeout(fake, make):
     assert login == (A, 'login_with_password',
                      ('root', passwords.PASSWORD, '2.0', 'xenpool_driver'), 7.0)
     assert get_all == (A, 'pool.get_all', (), 11.0)
+
+
+def test_login_sends_the_configured_username_and_password(fake, clock):
+    # NOTE: the shared fake settings use the default username (root): here
+    # both credentials differ from the defaults and come from [xenserver]
+    conf = xconf.build(xenserver={'connection_username': 'xp-operator',
+                                  'connection_password': passwords.OTHER_PASSWORD})
+    fake.on('pool.get_all', [])
+    XapiSession(A, SessionSettings.from_conf(conf), sleep=clock.sleep, clock=clock,
+                session_factory=fake.factory).call('pool.get_all')
+    assert fake.calls[0][1:3] == ('login_with_password', (
+        'xp-operator', passwords.OTHER_PASSWORD, '2.0', 'xenpool_driver'))
 
 
 def test_login_once_per_pooled_session(fake, make):
@@ -310,3 +324,11 @@ def test_close_logs_out_every_pooled_session(fake, make):
     assert fake.methods()[-1] == 'session.logout'
     with pytest.raises(exception.XapiUnavailable):
         xs.call('pool.get_all')
+
+
+def test_logout_is_bounded_by_the_login_timeout(fake, make):
+    fake.on('pool.get_all', [])
+    xs = make(login_timeout=7.0, call_timeout=11.0)
+    xs.call('pool.get_all')
+    xs.close()
+    assert fake.calls[-1] == (A, 'session.logout', (), 7.0)

@@ -75,6 +75,13 @@ def test_success_token_first_progress_and_result(fake, xs):
     assert xs.call_counts['event.from'] == 3
 
 
+def test_the_async_call_is_bounded_by_the_call_timeout(fake, xs):
+    # xs: call_timeout=11 s (not the default); the task's own limit is apart
+    fake.on('event_from', batch('t1', task('success', 1.0, '<value></value>')))
+    xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT)
+    assert [c[3] for c in fake.calls if c[1] == 'Async.pool.join'] == [11.0]
+
+
 def test_record_read_after_token_when_not_in_first_batch(fake, xs):
     fake.on('event_from', {'token': 't1', 'events': []},
             batch('t2', task('success', 1.0, '<value></value>')))
