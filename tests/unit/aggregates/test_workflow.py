@@ -163,6 +163,16 @@ def test_join_passes_use_join_force_and_credentials(kind, force, xapi):
         assert passwords.PASSWORD not in json.dumps(stored)
 
 
+def test_join_sends_the_configured_username(xapi):
+    # NOTE: fakes.make_conf's username is the option's default (root)
+    conf = fakes.make_conf(connection_username='xp-operator')
+    agg = active(extra_hosts=['c2'])
+    xapi.ops['preflight'].return_value = []
+    flow(conf, xapi).add(agg, 'c2', slave_info=slave_info('c2'))
+    assert xapi.ops['join'].call_args.args[3:5] == ('xp-operator',
+                                                    passwords.PASSWORD)
+
+
 @pytest.mark.parametrize('option, force, used', [
     (False, None, False), (True, None, True),     # None: the option decides
     (False, True, True), (True, False, False),    # the argument wins
