@@ -7,6 +7,7 @@ import pytest
 
 from tests import passwords
 from xenpool_driver import conf as xenpool_conf
+from xenpool_driver import exception
 from xenpool_driver import redaction
 from xenpool_driver import store as store_mod
 from xenpool_driver.aggregates import bookkeeping as bk
@@ -106,6 +107,21 @@ def test_the_configured_password_is_masked_once_the_context_exists():
     passwords.remember(password)
     context_mod.Context(xenpool_conf.build(xenserver={'connection_password': password}))
     assert redaction.redact('pw=%s' % password) == 'pw=' + redaction.MASK
+
+
+def test_the_configured_password_opens_the_connector():
+    conf = xenpool_conf.build(xenserver={'connection_password': passwords.PASSWORD})
+    ctx = context_mod.Context(conf)
+    try:
+        assert ctx.connector.settings.password == passwords.PASSWORD
+    finally:
+        ctx.close()
+
+
+def test_no_password_no_connector():
+    ctx = context_mod.Context(xenpool_conf.build())
+    with pytest.raises(exception.XenPoolError, match='no xapi password'):
+        ctx.connector
 
 
 def test_the_workflow_records_every_operation_in_the_store(mocker):
