@@ -293,11 +293,9 @@ def _fit_reason(out, reason):
 
     NOTE: the message is shortened first (to :data:`MESSAGE_MIN`), then the
     oldest operation ids are dropped, then the message again: the newest
-    operation id survives whenever anything of the reason does. A message
-    loses its middle: its start says what failed, its end why (the cause
-    ends an exception's text: ``... Connection refused``).
+    operation id survives whenever anything of the reason does.
     """
-    message = _shorten_middle(reason_message(reason), REASON_LIMIT)
+    message = _shorten(reason_message(reason), REASON_LIMIT)
     ids = list(reason_operations(reason))
     while True:
         out['reason'] = with_operations(message, ids)
@@ -309,12 +307,11 @@ def _fit_reason(out, reason):
         if over <= 0:
             return raw
         if len(message) > MESSAGE_MIN:
-            message = _shorten_middle(message, max(MESSAGE_MIN,
-                                                   len(message) - over))
+            message = _shorten(message, max(MESSAGE_MIN, len(message) - over))
         elif len(ids) > 1:
             ids.pop(0)
         elif message:
-            message = _shorten_middle(message, len(message) - max(over, 4))
+            message = _shorten(message, len(message) - max(over, 4))
             if message == '...':
                 message = ''
         else:
@@ -324,14 +321,6 @@ def _fit_reason(out, reason):
 def _shorten(text, limit):
     limit = max(limit, 0)
     return text if len(text) <= limit else text[:max(limit - 3, 0)] + '...'
-
-
-def _shorten_middle(text, limit):
-    """``text`` in at most ``limit`` characters, its middle replaced by ``...``."""
-    if len(text) <= limit or limit < 12:
-        return _shorten(text, limit)
-    head = (limit - 3) * 3 // 5
-    return text[:head] + '...' + text[len(text) - (limit - 3 - head):]
 
 
 def encode_intent(intent):
