@@ -13,6 +13,7 @@ from oslo_log import log as logging
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import reasons
 from xenpool_driver.aggregates import ledger
 
 LOG = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def force_state(aggregate, state, owner, now):
     # NOTE: forced into error, the failures counted keep naming their
     # operations; forced anywhere else they are cleared.
     record = record.replace(
-        intent=None, counted=None, reason=bk.with_operations(
+        intent=None, counted=None, reason=reasons.with_operations(
             'state forced from %s to %s by %s' % (old, state, owner),
             ledger.counted_operations(record) if state == ps.ERROR else ()))
     if state != ps.ERROR:

@@ -52,6 +52,7 @@ import uuid as uuidlib
 from oslo_log import log as logging
 
 from xenpool_driver import pool_states
+from xenpool_driver.aggregates import reasons
 
 LOG = logging.getLogger(__name__)
 
@@ -216,40 +217,6 @@ def new_intent(op, host, prev_state, owner, started, url=None,
 
 #: Longest owner text kept in an intent (it names a process, see Workflow).
 OWNER_LIMIT = 64
-#: Longest failure reason kept (without its operation ids).
-REASON_LIMIT = 160
-#: Shortest failure message kept before operation ids are dropped for room.
-MESSAGE_MIN = 40
-
-_OPERATIONS_RE = re.compile(r'(?:^| )\(counted operations ([0-9a-zA-Z_-]+'
-                            r'(?:, [0-9a-zA-Z_-]+)*)\)$')
-
-
-def with_operations(message, ids):
-    """``message`` naming the operations that counted: ``... (counted
-    operations 91bc..., 3f2a...)``, oldest first; ``message`` alone when
-    ``ids`` is empty. :func:`reason_operations` reads them back.
-    """
-    message = reason_message(message) or ''
-    ids = [i for i in ids if i]
-    if not ids:
-        return message
-    return ('%s (counted operations %s)' % (message, ', '.join(ids))).strip()
-
-
-def reason_operations(reason):
-    """The operation ids a reason names (see :func:`with_operations`), or ()."""
-    match = _OPERATIONS_RE.search(reason or '')
-    return tuple(match.group(1).split(', ')) if match else ()
-
-
-def reason_message(reason):
-    """``reason`` without the operation ids it names (None stays None)."""
-    if reason is None:
-        return None
-    return _OPERATIONS_RE.sub('', reason)
-
-
 def safe_url(url):
     """``url`` without any ``user:password@`` part (None stays None)."""
     if not url:
@@ -269,7 +236,7 @@ def encode(bookkeeping):
     """Compact JSON for ``bookkeeping`` minus its intent, or None when empty.
 
     :returns: the value to store under :data:`KEY` (None deletes the key);
-        at most :data:`VALUE_LIMIT` characters (``reason`` is shortened).
+        at most :data:`VALUE_LIMIT` characters (``reason`` is shortened, :func:`.reasons.fit`).
     """
     out = {}
     if bookkeeping.failures:
@@ -284,43 +251,8 @@ def encode(bookkeeping):
     raw = _dumps(out)
     if bookkeeping.reason:
         out['reason'] = ''
-        raw = _fit_reason(out, bookkeeping.reason)
+        raw = reasons.fit(out, bookkeeping.reason, VALUE_LIMIT, _dumps)
     return raw
-
-
-def _fit_reason(out, reason):
-    """Dump ``out`` with as much of ``reason`` as fits in :data:`VALUE_LIMIT`.
-
-    NOTE: the message is shortened first (to :data:`MESSAGE_MIN`), then the
-    oldest operation ids are dropped, then the message again: the newest
-    operation id survives whenever anything of the reason does.
-    """
-    message = _shorten(reason_message(reason), REASON_LIMIT)
-    ids = list(reason_operations(reason))
-    while True:
-        out['reason'] = with_operations(message, ids)
-        if not out['reason']:
-            del out['reason']
-            return _dumps(out)
-        raw = _dumps(out)
-        over = len(raw) - VALUE_LIMIT
-        if over <= 0:
-            return raw
-        if len(message) > MESSAGE_MIN:
-            message = _shorten(message, max(MESSAGE_MIN, len(message) - over))
-        elif len(ids) > 1:
-            ids.pop(0)
-        elif message:
-            message = _shorten(message, len(message) - max(over, 4))
-            if message == '...':
-                message = ''
-        else:
-            ids = []
-
-
-def _shorten(text, limit):
-    limit = max(limit, 0)
-    return text if len(text) <= limit else text[:max(limit - 3, 0)] + '...'
 
 
 def encode_intent(intent):
@@ -346,7 +278,7 @@ def encode_intent(intent):
         if droppable == 'uuid' and intent.op != pool_states.OP_REMOVE:
             continue  # NOTE: a removed host's uuid is also its <host> key
         if droppable == 'owner':
-            out['owner'] = _shorten(out['owner'], 24)
+            out['owner'] = reasons.shorten(out['owner'], 24)
         else:
             out.pop(droppable, None)
         raw = _dumps(out)

@@ -28,6 +28,7 @@ from oslo_log import log as logging
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import reasons
 from xenpool_driver.aggregates import contract
 
 LOG = logging.getLogger(__name__)
@@ -261,7 +262,7 @@ class Operation:
                 record = record.replace(failures=failures)
             if new_state is not None:
                 state = new_state
-            reason = bk.with_operations('%s of %s failed: %s' % (
+            reason = reasons.with_operations('%s of %s failed: %s' % (
                 intent.op, intent.host, exc), ids)
             record = record.replace(
                 intent=None, reason=reason,
@@ -334,7 +335,7 @@ def settle(aggregate, intent, updates, new_state, master_address=None,
         record = record.replace(master_address=master_address or None)
     if reason is not None:
         # NOTE: the failures still counted keep naming their operations
-        record = record.replace(reason=bk.with_operations(
+        record = record.replace(reason=reasons.with_operations(
             reason, counted_operations(record)))
     updates = dict(updates, **bk.updates(record))
     if new_state is not None:
@@ -389,7 +390,7 @@ def count_failure(aggregate, host, count, threshold):
     ids = counted_operations(record) + ((done.id,) if ours else ())
     updates = {bk.KEY: bk.encode(record.replace(
         failures=failures, counted=None,
-        reason=bk.with_operations(message, ids)))}
+        reason=reasons.with_operations(message, ids)))}
     if state == ps.ACTIVE and failures >= threshold:
         updates[ps.KEY] = ps.ERROR
     aggregate.update_metadata(updates)
@@ -400,9 +401,9 @@ def counted_operations(record):
     """The ids of the operations whose failures ``record`` counts, oldest first.
 
     They are named at the end of the kept reason (see
-    :func:`xenpool_driver.aggregates.bookkeeping.with_operations`); none once
+    :func:`xenpool_driver.aggregates.reasons.with_operations`); none once
     the count is back to 0.
     """
     if not record.failures:
         return ()
-    return bk.reason_operations(record.reason)
+    return reasons.reason_operations(record.reason)

@@ -36,11 +36,12 @@ from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import adding
 from xenpool_driver.aggregates import admin
+from xenpool_driver.aggregates import admission
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import history as history_mod
 from xenpool_driver.aggregates import ledger
 from xenpool_driver.aggregates import locating
-from xenpool_driver.aggregates import plan as plan_mod
+from xenpool_driver.aggregates import planning
 from xenpool_driver.aggregates import reading
 from xenpool_driver.aggregates import reconcile as reconcile_mod
 from xenpool_driver.aggregates import removing
@@ -152,13 +153,14 @@ class Workflow:
         if not ps.is_hv_pool(aggregate.metadata):
             LOG.debug('Aggregate %s is not a pool: add ignored', aggregate.id)
             return None
-        recorded = self._added_already(aggregate, host)
+        recorded = admission.added_already(aggregate, host)
         if recorded:
             # NOTE: idempotent: the host is ours already (reconcile checks
             # that the pool agrees); only a host list of ours may lack it.
             ledger.follow_host_list(aggregate, {host: recorded})
             return recorded
-        state, record, url, first = self._admit_add(aggregate, host, slave_info)
+        state, record, url, first = admission.admit_add(self.locator, aggregate, host,
+                                                         slave_info)
         steps = self._add_steps()
         force = self._join_force(force)
         intent = bk.new_intent(ps.OP_ADD, host, state, self.owner, self.clock(),
@@ -217,18 +219,8 @@ class Workflow:
         :raises XapiError: a read was answered with an error.
         :raises XapiUnavailable: no xapi answered a read.
         """
-        plan = plan_mod.Plan(ps.OP_ADD, aggregate.name, host)
-        if not ps.is_hv_pool(aggregate.metadata):
-            return plan.replace(refusal='not a pool aggregate: add does nothing')
-        if self._added_already(aggregate, host):
-            return plan
-        try:
-            _state, _record, url, first = self._admit_add(aggregate, host,
-                                                          slave_info)
-            return self._add_steps().plan(aggregate, host, url,
-                                          self._join_force(force), first, plan)
-        except exception.Refused as refused:
-            return plan.replace(refusal=plan_mod.refusal_text(refused))
+        return planning.plan_add(self.locator, self._add_steps(), aggregate,
+                                 host, slave_info, self._join_force(force))
 
     def remove(self, aggregate, host, force=False, dead=False):
         """Remove compute ``host`` from the pool of ``aggregate``.
@@ -258,11 +250,11 @@ class Workflow:
                       aggregate.id)
             return False
         steps = removing.RemoveSteps(self.locator, self._report)
-        host_uuid = self._member_uuid(aggregate, host, steps)
+        host_uuid = admission.member_uuid(aggregate, host, steps)
         if not host_uuid:
             self._forget_non_member(aggregate, host)
             return False
-        state, record, is_master = self._admit_remove(aggregate, host, dead)
+        state, record, is_master = admission.admit_remove(aggregate, host, dead)
         intent = bk.new_intent(ps.OP_REMOVE, host, state, self.owner,
                                self.clock(), host_uuid=host_uuid)
         op = self._begin(aggregate, ps.OP_REMOVE, REMOVE_ACTION, state, intent)
@@ -300,32 +292,16 @@ class Workflow:
         :raises XapiError: a read was answered with an error.
         :raises XapiUnavailable: no xapi answered a read.
         """
-        plan = plan_mod.Plan(history_mod.DEAD_REMOVE if dead else ps.OP_REMOVE,
-                             aggregate.name, host)
-        if not ps.is_hv_pool(aggregate.metadata):
-            return plan.replace(refusal='not a pool aggregate: remove does '
-                                        'nothing')
-        steps = removing.RemoveSteps(self.locator, self._report)
-        try:
-            host_uuid = self._member_uuid(aggregate, host, steps)
-            if not host_uuid:
-                # NOTE: as _forget_non_member: only a live operation refuses
-                admin.refuse_live_operation(aggregate, REMOVE_ACTION,
-                                            self.clock())
-                return plan
-            _state, _record, is_master = self._admit_remove(aggregate, host,
-                                                            dead)
-            return steps.plan(aggregate, host_uuid, is_master, force, dead,
-                              plan)
-        except exception.Refused as refused:
-            return plan.replace(refusal=plan_mod.refusal_text(refused))
+        return planning.plan_remove(
+            removing.RemoveSteps(self.locator, self._report), aggregate, host,
+            force, dead, self.clock())
 
     def delete(self, aggregate):
         """Mark an aggregate without hosts ``dismissed`` (no XAPI call).
 
         :raises InvalidAggregateAction: not ``created``, or hosts remain.
         """
-        state, _ = self._check(aggregate, ps.OP_DELETE, DELETE_ACTION)
+        state, _ = admission.check(aggregate, ps.OP_DELETE, DELETE_ACTION)
         admin.dismiss(aggregate, state)
 
     def reset(self, aggregate):
@@ -337,7 +313,7 @@ class Workflow:
         :raises InvalidAggregateAction: not in ``error``, or drift remains
             (every drift item listed).
         """
-        self._check(aggregate, ps.OP_RESET, RESET_ACTION)
+        admission.check(aggregate, ps.OP_RESET, RESET_ACTION)
         return admin.reset(aggregate, self.reconcile(aggregate))
 
     def force_state(self, aggregate, state):
@@ -392,60 +368,12 @@ class Workflow:
         """The caller's ``force``; None: ``[xenserver] use_join_force``."""
         return self.xs.use_join_force if force is None else bool(force)
 
-    @staticmethod
-    def _added_already(aggregate, host):
-        """The uuid of ``host`` when add has nothing to do but record it."""
-        recorded = bk.recorded_hosts(aggregate.metadata).get(host)
-        if recorded and aggregate.metadata.get(ps.KEY) in (ps.ACTIVE, ps.ERROR):
-            return recorded
-        return None
-
-    def _admit_add(self, aggregate, host, slave_info):
-        """The checks of an add before it begins (no XAPI call).
-
-        :returns: ``(state, bookkeeping, host URL, first host?)``.
-        :raises InvalidAggregateAction: the state, or the host unlocatable.
-        """
-        state, record = self._check(aggregate, ps.OP_ADD, ADD_ACTION)
-        url = self.locator.host_url(aggregate, ADD_ACTION, host, slave_info)
-        return state, record, url, not bk.recorded_hosts(aggregate.metadata)
-
-    @staticmethod
-    def _member_uuid(aggregate, host, steps):
-        """The uuid of ``host`` as a member (recorded, else found), or None."""
-        return (bk.recorded_hosts(aggregate.metadata).get(host) or
-                steps.unrecorded_member(aggregate, host))
-
-    def _admit_remove(self, aggregate, host, dead):
-        """The checks of a remove of a member before it begins (no XAPI call).
-
-        :returns: ``(state, bookkeeping, is the recorded master?)``.
-        :raises InvalidAggregateAction: the state, or a dead master.
-        """
-        state, record = self._check(aggregate, ps.OP_REMOVE, REMOVE_ACTION)
-        is_master = aggregate.metadata.get(bk.MASTER_COMPUTE) == host
-        if dead and is_master:
-            # NOTE: a dead master needs a slave promoted by hand
-            # (pool.emergency_transition_to_master): not something to guess.
-            raise exception.InvalidAggregateAction(
-                REMOVE_ACTION, aggregate.id,
-                'host %s is the pool master: a dead master cannot be removed; '
-                'promote a slave first' % host)
-        return state, record, is_master
-
     def _forget_non_member(self, aggregate, host):
         """Remove of a host that is not a member: clean up, succeed."""
         admin.refuse_live_operation(aggregate, REMOVE_ACTION, self.clock())
         ledger.follow_host_list(aggregate, {host: None})
         LOG.info('Host %s is not a member of aggregate %s: nothing to remove',
                  host, aggregate.id)
-
-    def _check(self, aggregate, op, action):
-        state = aggregate.metadata.get(ps.KEY)
-        reason = ps.refusal_reason(op, state)
-        if reason:
-            raise exception.InvalidAggregateAction(action, aggregate.id, reason)
-        return state, bk.read(aggregate.metadata)
 
     def _begin(self, aggregate, op, action, state, intent):
         """Observed state -> ``changing`` + intent, in ONE metadata update."""

@@ -6,6 +6,7 @@ from tests.functional.conftest import assert_consistent
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import reasons
 from xenpool_driver.aggregates import workflow as workflow_mod
 
 
@@ -29,7 +30,7 @@ def test_every_operation_is_kept_with_its_task_and_survives_the_aggregate(make_e
         raise AssertionError('the join of %s did not fail' % h3)
     # the kept reason names the failed operation: its record tells the rest
     agg.refresh()
-    named = bk.reason_operations(bk.read(agg.metadata).reason)
+    named = reasons.reason_operations(bk.read(agg.metadata).reason)
     assert named == (env.store.history('kept')[-1].id,)
     env.remove(agg, h2, workflow=workflow)
     assert_consistent(env, agg, ps.ACTIVE, hosts=[h1], master=h1)

@@ -7,6 +7,7 @@ import pytest
 
 from tests import passwords
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import reasons
 
 UUID1 = '11111111-2222-3333-4444-555555555555'
 UUID2 = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee'
@@ -137,15 +138,15 @@ def test_recorded_hosts_only_uuid_valued_non_reserved_keys():
 
 
 def test_a_reason_names_its_operations_and_reads_them_back():
-    reason = bk.with_operations('add of c2 failed: X', ['a1', 'b2'])
+    reason = reasons.with_operations('add of c2 failed: X', ['a1', 'b2'])
     assert reason == 'add of c2 failed: X (counted operations a1, b2)'
-    assert bk.reason_operations(reason) == ('a1', 'b2')
-    assert bk.reason_message(reason) == 'add of c2 failed: X'
+    assert reasons.reason_operations(reason) == ('a1', 'b2')
+    assert reasons.reason_message(reason) == 'add of c2 failed: X'
     # naming again replaces the ids, never stacks them
-    assert bk.with_operations(reason, ['c3']) == \
+    assert reasons.with_operations(reason, ['c3']) == \
         'add of c2 failed: X (counted operations c3)'
-    assert bk.with_operations('x', []) == 'x'
-    assert bk.reason_operations('add failed (because)') == ()
+    assert reasons.with_operations('x', []) == 'x'
+    assert reasons.reason_operations('add failed (because)') == ()
 
 
 def test_the_newest_operation_ids_survive_the_compute_service_column():
@@ -153,15 +154,15 @@ def test_the_newest_operation_ids_survive_the_compute_service_column():
     record = bk.Bookkeeping(
         failures=8, master_address='192.0.2.11',
         counted=bk.Counted(ids[-1], 'remove', 'compute-2', counted=False),
-        reason=bk.with_operations('remove of c2 failed: ' + 'r' * 500, ids))
+        reason=reasons.with_operations('remove of c2 failed: ' + 'r' * 500, ids))
     raw = bk.encode(record)
     assert len(raw) <= bk.VALUE_LIMIT
     back = bk.read({bk.KEY: raw})
-    kept = bk.reason_operations(back.reason)
+    kept = reasons.reason_operations(back.reason)
     assert len(kept) >= 3 and kept == tuple(ids[-len(kept):])  # newest, in order
-    message = bk.reason_message(back.reason)
+    message = reasons.reason_message(back.reason)
     assert message.startswith('remove of c2 failed: rrr') and \
-        len(message) >= bk.MESSAGE_MIN
+        len(message) >= reasons.MESSAGE_MIN
     assert (back.counted.id, back.counted.host, back.counted.counted) == (
         ids[-1], "compute-2", False)
 
@@ -174,14 +175,14 @@ def test_whatever_room_is_left_the_newest_operation_id_survives():
         record = bk.Bookkeeping(
             failures=3, master_address='m' * size,
             counted=bk.Counted('x' * 12, 'remove', 'h' * 60),
-            reason=bk.with_operations('r' * 300, ['a' * 12, newest]))
+            reason=reasons.with_operations('r' * 300, ['a' * 12, newest]))
         if len(bk.encode(record.replace(reason=None))) + one_id > bk.VALUE_LIMIT:
             break       # NOTE: no room even for one id (not a real address)
         raw = bk.encode(record)
         assert len(raw) <= bk.VALUE_LIMIT, size
         reason = bk.read({bk.KEY: raw}).reason
-        assert bk.reason_operations(reason)[-1] == newest, size
-        messages.add(bk.reason_message(reason))
+        assert reasons.reason_operations(reason)[-1] == newest, size
+        messages.add(reasons.reason_message(reason))
     assert '' in messages and len(messages) > 10    # every regime was reached
 
 
@@ -202,13 +203,13 @@ def test_a_shortened_reason_keeps_what_failed_and_the_operations_it_names():
     ids = ['3f2a4b5c6d7e']
     record = bk.Bookkeeping(
         failures=1, master_address='127.0.10.5',
-        reason=bk.with_operations(message, ids),
+        reason=reasons.with_operations(message, ids),
         counted=bk.Counted(ids[-1], 'add', 'host6'))
     raw = bk.encode(record)
     assert len(raw) <= bk.VALUE_LIMIT
     kept = bk.read({bk.KEY: raw}).reason
-    assert bk.reason_operations(kept) == tuple(ids)
-    kept = bk.reason_message(kept)
+    assert reasons.reason_operations(kept) == tuple(ids)
+    kept = reasons.reason_message(kept)
     assert len(kept) < len(message) and kept.endswith('...')
     assert kept.startswith('add of host6 failed: xapi at http://127.0.10.5:45915/ '
                            'unavailable calling host.get_all_records: timed out')

@@ -13,6 +13,7 @@ from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver import redaction
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import reasons
 from xenpool_driver.aggregates import history
 from xenpool_driver.aggregates import ledger
 from xenpool_driver.aggregates import workflow as wf
@@ -221,7 +222,7 @@ def test_a_failure_is_recorded_with_xapis_code_and_whether_it_counted(
         'JOINING_HOST_CONNECTION_FAILED', ['192.0.2.1'])
     assert record.state_after == ps.ERROR and 'JOINING_HOST' in record.error
     # the error's reason points to this very record
-    assert bk.reason_operations(bk.read(agg.metadata).reason)[-1] == record.id
+    assert reasons.reason_operations(bk.read(agg.metadata).reason)[-1] == record.id
 
 
 def test_our_refusal_after_the_operation_began_is_recorded_as_refused(

@@ -6,6 +6,7 @@ from tests.unit.aggregates import fakes
 from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
+from xenpool_driver.aggregates import reasons
 from xenpool_driver.aggregates import ledger
 
 EXPIRY = 120.0
@@ -154,7 +155,7 @@ def test_the_error_reason_names_every_operation_that_counted(kind):
     assert record.reason.startswith('add of c3 failed: XAPI error '
                                     'JOINING_HOST_CONNECTION_FAILED')
     assert record.reason.endswith('(counted operations %s)' % ', '.join(ids))
-    assert bk.reason_operations(record.reason) == tuple(ids)
+    assert reasons.reason_operations(record.reason) == tuple(ids)
 
 
 def test_a_failure_that_did_not_count_names_only_those_that_did():
@@ -164,10 +165,10 @@ def test_a_failure_that_did_not_count_names_only_those_that_did():
     uncounted = _failed(agg, clock, counts=False)
     record = bk.read(agg.metadata)
     assert record.failures == 1 and agg.metadata[ps.KEY] == ps.ACTIVE
-    assert bk.reason_operations(record.reason) == (first,)
+    assert reasons.reason_operations(record.reason) == (first,)
     assert uncounted not in record.reason
     last = _failed(agg, clock)
-    assert bk.reason_operations(bk.read(agg.metadata).reason) == (first, last)
+    assert reasons.reason_operations(bk.read(agg.metadata).reason) == (first, last)
 
 
 def test_a_success_forgets_the_operations_counted():
@@ -178,7 +179,7 @@ def test_a_success_forgets_the_operations_counted():
                                              None)
     assert bk.read(agg.metadata).reason is None
     new = _failed(agg, clock)
-    assert bk.reason_operations(bk.read(agg.metadata).reason) == (new,)
+    assert reasons.reason_operations(bk.read(agg.metadata).reason) == (new,)
 
 
 def test_the_undo_that_counts_our_uncounted_failure_names_its_operation():
@@ -191,7 +192,7 @@ def test_the_undo_that_counts_our_uncounted_failure_names_its_operation():
     assert ledger.count_failure(agg, 'c3', True, threshold=2) is True
     record = bk.read(agg.metadata)
     assert agg.metadata[ps.KEY] == ps.ERROR and record.failures == 2
-    assert bk.reason_operations(record.reason) == (counted, uncounted)
+    assert reasons.reason_operations(record.reason) == (counted, uncounted)
     assert record.reason.startswith('add of c3 failed: XAPI error')
     assert record.counted is None           # consumed: never named twice
 
@@ -203,7 +204,7 @@ def test_the_undo_of_a_failure_already_counted_counts_nothing_more():
     assert ledger.count_failure(agg, 'c3', True, threshold=1) is False
     record = bk.read(agg.metadata)
     assert record.failures == 1 and agg.metadata[ps.KEY] == ps.ACTIVE
-    assert bk.reason_operations(record.reason) == (counted,)
+    assert reasons.reason_operations(record.reason) == (counted,)
 
 
 def test_a_rollback_in_error_keeps_naming_the_operations_that_counted():
@@ -218,4 +219,4 @@ def test_a_rollback_in_error_keeps_naming_the_operations_that_counted():
                          reason='remove of c2 rolled back: nothing was sent')
     reason = bk.read(agg.metadata).reason
     assert reason.startswith('remove of c2 rolled back')
-    assert bk.reason_operations(reason) == tuple(ids)
+    assert reasons.reason_operations(reason) == tuple(ids)
