@@ -14,6 +14,7 @@ import threading
 import xmlrpc.client
 import ssl
 
+from xenpool_driver.simulator import fixtures
 from xenpool_driver.simulator.lab import Lab
 
 
@@ -26,6 +27,9 @@ def _parser():
     serve.add_argument('--time-scale', type=float, default=1.0,
                        help='multiplies every xapi delay (1 = as slow as xapi)')
     serve.add_argument('--tls', action='store_true', help='serve HTTPS with a generated CA')
+    serve.add_argument('--vdis', type=int, default=0, metavar='N',
+                       help='virtual disks on each host\'s local SR (0): what an '
+                            'eject of that host would destroy')
     serve.add_argument('--faults', metavar='PATH',
                        help='JSON fault plan: {"<host index>": [rule, ...]}')
     return parser
@@ -57,6 +61,9 @@ def main(argv):
     if args.hosts < 1:
         sys.stderr.write('--hosts must be at least 1\n')
         return 2
+    if args.vdis < 0:
+        sys.stderr.write('--vdis must not be negative\n')
+        return 2
     faults = None
     if args.faults:
         with open(args.faults) as f:
@@ -64,7 +71,10 @@ def main(argv):
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    lab = Lab(hosts=args.hosts, time_scale=args.time_scale, tls=args.tls,
+    hosts = [fixtures.HostSpec(vdis=[fixtures.VDISpec(name='disk %d of host%d' % (d, i))
+                                     for d in range(1, args.vdis + 1)])
+             for i in range(1, args.hosts + 1)]
+    lab = Lab(hosts=hosts, time_scale=args.time_scale, tls=args.tls,
               password=os.environ.get('XENPOOL_LAB_PASSWORD') or None, faults=faults)
     lab_file = os.path.abspath(args.lab_file)
     written = False
