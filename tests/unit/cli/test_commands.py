@@ -236,6 +236,9 @@ def test_history_lists_the_stores_records(ctx, mocker):
     result = run(['aggregate', 'history', 'p1', '-f', 'csv'], ctx)
     assert result.out.splitlines()[0] == ('"id","op","host","owner","started","duration",'
                                           '"outcome","state_after","xapi_code","task"')
+    # NOTE: for a person: the time in UTC, the duration to a tenth of a second
+    assert result.out.splitlines()[1].startswith('"op1","add","h2","u@x:1",'
+                                                 '"1970-01-01T00:00:01Z",2.5,')
     assert run(['aggregate', 'history', 'p1', '--limit', '0'], ctx).status == errors.USAGE
 
 
