@@ -180,6 +180,16 @@ def _still_running(xs, task_ref, method):
     return err
 
 
+def _lost_sight(xs, task_ref, method, error):
+    LOG.warning('Waiting for task %s (%s) was answered %s %s; the task cannot '
+                'be cancelled and may still complete: following it', task_ref,
+                method, error.code, error.params)
+    return exception.XapiTimeout(
+        xs.url, 'lost sight of task %s (%s): %s %s; it may still complete'
+        % (task_ref, method, error.code, error.params), method=method,
+        maybe_applied=True, task_ref=task_ref, still_running=True)
+
+
 def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
     """Wait for ``task_ref`` (made by ``Async.<method>``) and return its result.
 
@@ -193,7 +203,9 @@ def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
     :raises XapiError: the task failed or was cancelled.
     :raises XapiTimeout: out of time (``maybe_applied=True``); the task was
         cancelled, except for :data:`UNCANCELLABLE` messages, whose error
-        carries ``task_ref`` and ``still_running=True`` (the task goes on).
+        carries ``task_ref`` and ``still_running=True`` (the task goes on);
+        the same when the wait for one of those is answered an error that
+        does not say the task is lost (e.g. ``HOST_IS_SLAVE`` not followed).
     :raises XapiUnavailable: xapi was lost while waiting (``maybe_applied``).
     """
     try:
@@ -216,6 +228,12 @@ def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
         raise err from None
     except exception.XapiError as exc:
         if exc.code not in recovery.TASK_LOST_CODES:
+            if method in UNCANCELLABLE:
+                # NOTE: an error answered to the WAIT (the task's own failure
+                # is read from its record, below) says nothing of a task that
+                # runs to its end whatever we do: its outcome cannot be known
+                # yet, so it is followed like one that outlived its timeout.
+                raise _lost_sight(xs, task_ref, method, exc) from exc
             raise
         err = exception.XapiUnavailable(
             xs.url, 'task %s lost (xapi restarted?): %s %s'

@@ -219,3 +219,25 @@ def test_no_task_no_ref_told(fake, xs):
         xs.call_async('pool.join', 'a', 'u', 'p', timeout=TASK_TIMEOUT,
                       on_task=told.append)
     assert told == []
+
+
+@pytest.mark.parametrize('method, followed', [('pool.eject', True), ('pool.join', True),
+                                              ('host.disable', False)])
+def test_a_wait_answered_an_error_leaves_an_uncancellable_task_unknown(fake, xs, method,
+                                                                       followed):
+    # NOTE: the fault matrix's eject/master/event.from:is-slave: the wait was
+    # answered HOST_IS_SLAVE (a redirect back to a host already seen, not
+    # followed) while the eject ran on: deciding then would fail an eject
+    # that completes (xapi_pool.ml runs it to its end). The caller follows it.
+    fake.on('Async.' + method, TASK)
+    fake.on('event_from', XenAPI.Failure(['HOST_IS_SLAVE', '192.0.2.1']))
+    with pytest.raises(exception.XenPoolError) as info:
+        xs.call_async(method, 'x', timeout=10.0)
+    if followed:
+        assert isinstance(info.value, exception.XapiTimeout)
+        assert info.value.still_running and info.value.task_ref == TASK
+        assert 'HOST_IS_SLAVE' in str(info.value) and info.value.maybe_applied
+    else:
+        assert isinstance(info.value, exception.XapiError)
+        assert info.value.code == 'HOST_IS_SLAVE'
+    assert 'task.destroy' not in fake.methods()
