@@ -52,7 +52,7 @@ xenserver_opts = [
     cfg.IntOpt('read_retries',
                default=3,
                min=0,
-               help='Retries of a read-only XAPI call (the get_ calls, event.from) '
+               help='Retries of a read-only XAPI call (a getter, event.from) '
                     'after connection refused/reset or HOST_STILL_BOOTING, '
                     'within call_timeout. Calls that change a pool are never '
                     'retried.'),
