@@ -25,13 +25,6 @@ import XenAPI
 from xenpool_driver import exception
 from xenpool_driver.xapi import transport
 
-# Kinds of XapiUnavailable (``err.kind``), declared in the exception module.
-REFUSED = exception.REFUSED
-RESET = exception.RESET
-TIMEOUT = exception.TIMEOUT
-TLS = exception.TLS
-NETWORK = exception.NETWORK
-PROTOCOL = exception.PROTOCOL
 
 SESSION_INVALID = 'SESSION_INVALID'
 HOST_IS_SLAVE = 'HOST_IS_SLAVE'
@@ -59,7 +52,7 @@ def _from_fault(fault, method, host, sent):
     text = fault.faultString or ''
     if fault.faultCode == 504:
         # NOTE: the SDK turns ETIMEDOUT during login into Fault 504.
-        return _unavailable(exception.XapiTimeout, TIMEOUT, host, fault,
+        return _unavailable(exception.XapiTimeout, exception.TIMEOUT, host, fault,
                             method, False)
     if fault.faultCode == 401 or 'SESSION_INVALID' in text or \
             'valid session' in text:
@@ -67,7 +60,7 @@ def _from_fault(fault, method, host, sent):
         # re-login gave up; the session layer re-logs in once itself.
         return exception.XapiError(SESSION_INVALID, [text], method=method,
                                    host=host)
-    return _unavailable(exception.XapiProtocolError, PROTOCOL, host, fault,
+    return _unavailable(exception.XapiProtocolError, exception.PROTOCOL, host, fault,
                         method, True if sent is None else sent)
 
 
@@ -81,25 +74,25 @@ _NEVER = 'never'                     # nothing reached xapi
 _TRANSPORT_FAILURES = (
     ((transport.ResponseTooLarge, xml.parsers.expat.ExpatError,
       xmlrpc.client.ResponseError, xmlrpc.client.ProtocolError),
-     exception.XapiProtocolError, PROTOCOL, _SENT_UNLESS_KNOWN),
+     exception.XapiProtocolError, exception.PROTOCOL, _SENT_UNLESS_KNOWN),
     # NOTE: the peer closed the TCP connection (xapi restarted; a kept-alive
     # connection went cold): a dropped connection, like a reset over plain
     # HTTP - not a certificate or handshake failure.
     ((ssl.SSLEOFError, ssl.SSLZeroReturnError),
-     exception.XapiUnavailable, RESET, _SENT_UNLESS_KNOWN),
+     exception.XapiUnavailable, exception.RESET, _SENT_UNLESS_KNOWN),
     # NOTE: SSLError is an OSError: it comes before the socket errors.
-    ((ssl.SSLError,), exception.XapiUnavailable, TLS, _IF_KNOWN),
-    ((socket.timeout, TimeoutError), exception.XapiTimeout, TIMEOUT,
+    ((ssl.SSLError,), exception.XapiUnavailable, exception.TLS, _IF_KNOWN),
+    ((socket.timeout, TimeoutError), exception.XapiTimeout, exception.TIMEOUT,
      _SENT_UNLESS_KNOWN),
-    ((ConnectionRefusedError,), exception.XapiUnavailable, REFUSED, _NEVER),
+    ((ConnectionRefusedError,), exception.XapiUnavailable, exception.REFUSED, _NEVER),
     # NOTE: a drop after the request was sent is the ambiguous case: xapi
     # may have run the call (re-read reality before repeating).
     ((http.client.RemoteDisconnected, ConnectionResetError,
       ConnectionAbortedError, BrokenPipeError),
-     exception.XapiUnavailable, RESET, _SENT_UNLESS_KNOWN),
-    ((http.client.HTTPException,), exception.XapiProtocolError, PROTOCOL,
+     exception.XapiUnavailable, exception.RESET, _SENT_UNLESS_KNOWN),
+    ((http.client.HTTPException,), exception.XapiProtocolError, exception.PROTOCOL,
      _SENT_UNLESS_KNOWN),
-    ((OSError,), exception.XapiUnavailable, NETWORK, _IF_KNOWN),
+    ((OSError,), exception.XapiUnavailable, exception.NETWORK, _IF_KNOWN),
 )
 
 
@@ -129,7 +122,7 @@ def translate(exc, method=None, host=None, sent=None):
         if isinstance(details, (list, tuple)) and details:
             return exception.XapiError(details[0], [str(p) for p in details[1:]],
                                        method=method, host=host)
-        return _unavailable(exception.XapiProtocolError, PROTOCOL, host, exc,
+        return _unavailable(exception.XapiProtocolError, exception.PROTOCOL, host, exc,
                             method, True)
     if isinstance(exc, xmlrpc.client.Fault):
         return _from_fault(exc, method, host, sent)
@@ -138,7 +131,7 @@ def translate(exc, method=None, host=None, sent=None):
         # response (it concatenates the value to a str) and IndexError on an
         # empty ErrorDescription; anywhere else these are our own bugs.
         if _raised_by_sdk_parser(exc):
-            return _unavailable(exception.XapiProtocolError, PROTOCOL, host,
+            return _unavailable(exception.XapiProtocolError, exception.PROTOCOL, host,
                                 exc, method, True)
         return None
     for types, cls, kind, rule in _TRANSPORT_FAILURES:
@@ -146,11 +139,6 @@ def translate(exc, method=None, host=None, sent=None):
             return _unavailable(cls, kind, host, exc, method,
                                 _maybe_applied(rule, sent))
     return None
-
-
-def kind_of(err):
-    """The ``kind`` of an XapiUnavailable (``None`` for other errors)."""
-    return err.kind if isinstance(err, exception.XapiUnavailable) else None
 
 
 def is_code(err, *codes):

@@ -31,7 +31,6 @@ import xmlrpc.client
 from oslo_log import log as logging
 
 from xenpool_driver import exception
-from xenpool_driver.xapi import errors
 from xenpool_driver.xapi import recovery
 
 LOG = logging.getLogger(__name__)
@@ -238,7 +237,7 @@ def await_task(xs, task_ref, method, deadline, clock, on_progress=None):
         err = exception.XapiUnavailable(
             xs.url, 'task %s lost (xapi restarted?): %s %s'
             % (task_ref, exc.code, exc.params), method=method,
-            maybe_applied=True, kind=errors.RESET)
+            maybe_applied=True, kind=exception.RESET)
         raise err from None
     _best_effort(xs, 'task.destroy', task_ref)
     return outcome(record, task_ref, method, xs.url)
