@@ -4,8 +4,6 @@ Each command is thin: it calls the workflow (``ctx.workflow``) or the store
 (``ctx.store``) and returns one of :mod:`.views`' objects.
 """
 
-import time
-
 from xenpool_driver import pool_states as ps
 from xenpool_driver import store as store_mod
 from xenpool_driver.cli import base
@@ -208,19 +206,5 @@ class AggregateHistory(base.List):
         if args.limit is not None and args.limit < 1:
             raise errors.UsageError('xenpool aggregate history: --limit must be at '
                                     'least 1')
-        records = [r.to_dict() for r in self.ctx.store.history(args.aggregate,
-                                                                limit=args.limit)]
-        if getattr(args, 'formatter', None) in ('json', 'yaml'):
-            return records
-        # NOTE: for a person: times in UTC, durations to the tenth of a second
-        return [dict(r, started=_utc(r.get('started')), ended=_utc(r.get('ended')),
-                     duration=None if r.get('duration') is None
-                     else round(r['duration'], 1))
-                for r in records]
-
-
-def _utc(epoch):
-    """``epoch`` as ISO 8601 UTC, to the second (None stays None)."""
-    if epoch is None:
-        return None
-    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(epoch))
+        return [r.to_dict() for r in self.ctx.store.history(args.aggregate,
+                                                             limit=args.limit)]

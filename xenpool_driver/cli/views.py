@@ -266,11 +266,28 @@ class YesNo(columns.FormattableColumn):
         return 'yes' if self._value else 'NO'
 
 
+class Time(columns.FormattableColumn):
+    """``started``, ``ended`` (epoch seconds): ISO 8601 UTC for a person."""
+
+    def human_readable(self):
+        if self._value is None:
+            return None
+        return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self._value))
+
+
+class Seconds(columns.FormattableColumn):
+    """``duration``: to the tenth of a second for a person."""
+
+    def human_readable(self):
+        return None if self._value is None else round(self._value, 1)
+
+
 #: Field -> cell class, for the fields that are not plain scalars.
 CELLS = {'hosts': Hosts, 'members': Members, 'pool': Pool, 'metadata': Mapping,
          'operation': Mapping, 'xapi_error': Mapping, 'differences': Lines,
          'unhealthy': Lines, 'actions': Lines, 'drift': Lines, 'mismatches': Mismatches,
-         'consistent': YesNo, 'agreed': YesNo, 'params': Lines}
+         'consistent': YesNo, 'agreed': YesNo, 'params': Lines,
+         'started': Time, 'ended': Time, 'expires': Time, 'duration': Seconds}
 
 
 def cells(record, fields):
