@@ -92,7 +92,7 @@ def _latency_rule(scale, latency_ms):
 
 @contextlib.contextmanager
 def in_process_lab(hosts, scale, latency_ms, **kw):
-    timings = lab_mod.Timings(eject_reboot=EJECT_REBOOT)
+    timings = lab_timings()
     faults = {i: [_latency_rule(scale, latency_ms)] for i in range(hosts)}
     # NOTE: as ``xenpool lab serve``: a chosen password, else a generated one
     kw.setdefault('password', os.environ.get('XENPOOL_LAB_PASSWORD') or None)
@@ -218,7 +218,18 @@ def detection(n, scale, latency_ms, seed=1, poll_interval=POLL_INTERVAL,
     return out
 
 
-# -- 2 and 3. overhead and round trips ---------------------------------------
+# -- 2 and 3. xapi's time and round trips ---------------------------------------
+
+def lab_timings():
+    """The bench's xapi delays (xapi's own, the post-eject reboot shortened)."""
+    return lab_mod.Timings(eject_reboot=EJECT_REBOOT)
+
+
+def lab_process(hosts, scale, latency_ms, password=None):
+    """A lab of ``hosts`` in a process of its own (:class:`~.labproc.LabProcess`)."""
+    from tools.benchlib import labproc
+    return labproc.LabProcess(hosts, scale, latency_ms, password=password)
+
 
 def critical_paths(timings, scale):
     """xapi's own time for each operation as the lab models it (real seconds)."""
@@ -246,24 +257,24 @@ _ASYNC_POOL_OPS = frozenset({'Async.pool.join', 'Async.pool.join_force', 'Async.
 _SYNC_POOL_OPS = frozenset({'pool.designate_new_master'})
 
 
-def xapi_work(lab, since, until):
+def xapi_work_of(calls, finishes):
     """Seconds xapi itself spent on the pool operations of a window, as recorded.
 
     Each async task counts from the arrival of its ``Async.`` call to the
     moment the lab finished it; each synchronous designate from arrival to
     answer. NOTE: this includes xapi's own work inside the task (the joiner's
     calls to the master, their latency), which is not the driver's.
+
+    :param calls: ``[(host index, method, start, end)]`` that arrived in it.
+    :param finishes: perf_counter() times at which tasks finished in it.
     :returns: seconds, or None when calls and tasks cannot be paired.
     """
-    starts, finishes, sync = [], [], 0.0
-    for h in lab.hosts:
-        for c in list(h.calls):
-            if since <= c.start <= until:
-                if c.method in _ASYNC_POOL_OPS:
-                    starts.append(c.start)
-                elif c.method in _SYNC_POOL_OPS:
-                    sync += c.end - c.start
-        finishes += [f for f in list(h.task_finished.values()) if since <= f <= until]
+    starts, sync = [], 0.0
+    for _index, method, start, end in calls:
+        if method in _ASYNC_POOL_OPS:
+            starts.append(start)
+        elif method in _SYNC_POOL_OPS:
+            sync += end - start
     if len(starts) != len(finishes):
         return None
     # NOTE: the tasks of one operation run one after the other: pair in order
@@ -275,87 +286,14 @@ LABELS = {'add': 'add (join)', 'remove': 'remove (eject)',
 
 
 #: Wire spellings of XAPI names (the SDK sends event.from as event_from).
-_WIRE = {'event_from': 'event.from'}
-
-
-def _lab_counts(lab, since, until):
-    """{method: calls} every lab host served between two perf_counter()s."""
-    counts = collections.Counter()
-    for h in lab.hosts:
-        counts.update(_WIRE.get(c.method, c.method) for c in list(h.calls)
-                      if since <= c.start <= until)
-    return counts
-
-
-def _timed(lab, driver, fn):
-    before = driver.call_counts()
-    t0 = time.perf_counter()
-    fn()
-    t1 = time.perf_counter()
-    drv = driver.call_counts() - before
-    return t1 - t0, drv, _lab_counts(lab, t0, t1), xapi_work(lab, t0, t1)
-
-
-def operations(runs, scale, latency_ms):
-    """Sections 2 and 3: per run, on 3 hosts: add h1 (master), add h2, add h3
-    (measured joins), remove h1 (measured master removal), remove the slave
-    left (measured eject), remove the new master (last host)."""
-    samples = collections.defaultdict(list)
-    xapi = collections.defaultdict(list)
-    calls = {}
-    with tempfile.TemporaryDirectory(prefix='xenpool-bench-') as tmp, \
-            in_process_lab(3, scale, latency_ms) as lab:
-        urls = {h.name: h.url for h in lab.hosts}
-        paths = critical_paths(lab.timings, scale)
-        restarts = restart_paths(lab.timings, scale)
-
-        def record(op, measured):
-            wall, drv, labc, work = measured
-            samples[op].append(wall)
-            xapi[op].append(paths[op] if work is None else work + restarts[op])
-            calls.setdefault(op, (drv, labc))
-
-        for run in range(runs):
-            driver = Driver(lab.hosts[0].url, lab.username, lab.password, scale, urls,
-                            'sqlite:///%s' % os.path.join(tmp, 'run%d.sqlite' % run))
-            try:
-                agg = driver.new_aggregate('bench-%d' % run)
-                driver.add(agg, 'host1')
-                for host in ('host2', 'host3'):
-                    record('add', _timed(lab, driver, lambda: driver.add(agg, host)))
-                record('master', _timed(lab, driver, lambda: driver.remove(agg, 'host1')))
-                # NOTE: either slave may have become master: eject the other
-                master = agg.metadata['master_compute']
-                slave = 'host3' if master == 'host2' else 'host2'
-                record('remove', _timed(lab, driver, lambda: driver.remove(agg, slave)))
-                driver.remove(agg, master)
-            finally:
-                driver.close()
-            if not lab.settle(timeout=CEILING):
-                raise RuntimeError('lab did not settle between runs')
-    overhead = {'runs': runs}
-    trips = {}
-    for op in ('add', 'remove', 'master'):
-        wall = statistics.median(samples[op])
-        spent = statistics.median(xapi[op])
-        overhead[op] = {'label': LABELS[op], 'wall': wall, 'xapi': spent,
-                        'modelled': paths[op], 'ratio': wall / spent,
-                        'samples': samples[op], 'xapi_samples': xapi[op]}
-        drv, labc = calls[op]
-        internal = {m: labc[m] - drv.get(m, 0) for m in labc if labc[m] > drv.get(m, 0)}
-        trips[op] = {'label': LABELS[op], 'driver': dict(drv),
-                     'driver_total': sum(drv.values()), 'lab': dict(labc),
-                     'xapi_internal': internal,
-                     'xapi_internal_total': sum(internal.values()),
-                     'reasons': {m: REASONS.get(m, '?') for m in drv}}
-    return overhead, trips
+WIRE = {'event_from': 'event.from'}
 
 
 # -- 4. parallel pools -------------------------------------------------------
 
 def _serve(tmp, hosts, scale, latency_ms):
-    lab_file = os.path.join(tmp, 'lab.json')
-    faults = os.path.join(tmp, 'faults.json')
+    lab_file = os.path.join(tmp, 'lab-%d.json' % hosts)
+    faults = os.path.join(tmp, 'faults-%d.json' % hosts)
     with open(faults, 'w') as f:
         json.dump({str(i): [_latency_rule(scale, latency_ms)] for i in range(hosts)}, f)
     proc = subprocess.Popen(
@@ -371,22 +309,73 @@ def _serve(tmp, hosts, scale, latency_ms):
     return proc, lab_file
 
 
-def parallel(pools, per_pool, scale, latency_ms):
-    """One solo chain, then ``pools`` chains at once, in a driver process of
-    its own against ``xenpool lab serve`` (a third process)."""
+def process_cpu(pid):
+    """CPU seconds (user + system) process ``pid`` has used, from /proc; None elsewhere."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    # NOTE: utime and stime are fields 14 and 15 of stat(5), in clock ticks
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def _run_workers(tmp, name, lab_file, scale, store, jobs, start_at, lab_pid=None):
+    """Run one worker process per job (lists of [pool name, hosts]); all
+    start their chains at ``start_at`` (perf_counter). Returns their outputs
+    and, with ``lab_pid``, the lab process's CPU seconds over the run."""
+    procs = []
+    for i, job in enumerate(jobs):
+        spec = os.path.join(tmp, '%s-%d.json' % (name, i))
+        with open(spec, 'w') as f:
+            json.dump({'lab_file': lab_file, 'scale': scale, 'store': store, 'chains': job,
+                       'start_at': start_at, 'out': spec + '.out'}, f)
+        procs.append((spec, subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, 'tools', 'bench.py'), '--worker', spec],
+            cwd=ROOT)))
+    lab_cpu = None
+    if lab_pid is not None:
+        time.sleep(max(0.0, start_at - time.perf_counter()))
+        before = process_cpu(lab_pid)
+    outs = []
+    for spec, proc in procs:
+        if proc.wait(timeout=CEILING * 3) != 0:
+            raise RuntimeError('bench worker %s failed' % spec)
+        with open(spec + '.out') as f:
+            outs.append(json.load(f))
+    if lab_pid is not None and before is not None:
+        lab_cpu = process_cpu(lab_pid) - before
+    return outs, lab_cpu
+
+
+#: Seconds a worker process is given to start before the chains begin.
+WORKER_START = 3.0
+
+
+def parallel(pools, per_pool, scale, latency_ms, workers=1, store=None):
+    """One solo chain, then ``pools`` chains at once, split over ``workers``
+    driver processes, against ``xenpool lab serve`` (a process of its own).
+
+    :param store: the store URL the workers share (default: a SQLite file).
+    :returns: figures, including each side's CPU seconds over the parallel
+        run: the driver processes' and the simulator's.
+    """
     hosts = (pools + 1) * per_pool
     with tempfile.TemporaryDirectory(prefix='xenpool-bench-') as tmp:
+        store = store or 'sqlite:///%s' % os.path.join(tmp, 'parallel.sqlite')
         proc, lab_file = _serve(tmp, hosts, scale, latency_ms)
         try:
-            spec = os.path.join(tmp, 'spec.json')
-            with open(spec, 'w') as f:
-                json.dump({'lab_file': lab_file, 'pools': pools, 'per_pool': per_pool,
-                           'scale': scale, 'store': 'sqlite:///%s' % os.path.join(
-                               tmp, 'parallel.sqlite'), 'out': os.path.join(tmp, 'out.json')}, f)
-            subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'bench.py'),
-                            '--worker', spec], cwd=ROOT, check=True, timeout=CEILING * 3)
-            with open(os.path.join(tmp, 'out.json')) as f:
-                out = json.load(f)
+            with open(lab_file) as f:
+                names = [h['name'] for h in json.load(f)['hosts']]
+            solo_job = [['solo', names[-per_pool:]]]
+            (solo,), _ = _run_workers(tmp, 'solo', lab_file, scale, store, [solo_job],
+                                      time.perf_counter() + WORKER_START)
+            chains = [['pool-%02d' % i, names[i * per_pool:(i + 1) * per_pool]]
+                      for i in range(pools)]
+            jobs = [chains[w::workers] for w in range(workers)]
+            start_at = time.perf_counter() + WORKER_START
+            outs, lab_cpu = _run_workers(tmp, 'all', lab_file, scale, store, jobs,
+                                         start_at, lab_pid=proc.pid)
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -394,8 +383,17 @@ def parallel(pools, per_pool, scale, latency_ms):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate()
-    out['factor'] = out['total'] / out['solo_chain']
-    return out
+    lengths = [c for out in outs for c in out['chains']]
+    total = max(out['ended'] for out in outs) - start_at
+    driver_cpu = sum(out['cpu'] for out in outs)
+    return {'pools': pools, 'hosts_per_pool': per_pool, 'workers': workers,
+            'store': store.split(':', 1)[0], 'solo_chain': solo['chains'][0],
+            'total': total, 'longest_chain': max(lengths), 'chains': lengths,
+            'factor': total / solo['chains'][0],
+            'late': max(out['late'] for out in outs),
+            'driver_cpu': driver_cpu, 'sim_cpu': lab_cpu,
+            'driver_cpu_per_add': driver_cpu / (pools * per_pool),
+            'peak_rss_mib': max(out['peak_rss_mib'] for out in outs)}
 
 
 def _chain(driver, name, hosts):
@@ -407,44 +405,44 @@ def _chain(driver, name, hosts):
 
 
 def parallel_worker(spec_path):
-    """The driver process of :func:`parallel` (``bench.py --worker SPEC``)."""
+    """A driver process of :func:`parallel` (``bench.py --worker SPEC``):
+    its chains in threads of one driver, started at the spec's ``start_at``."""
     with open(spec_path) as f:
         spec = json.load(f)
     with open(spec['lab_file']) as f:
         lab = json.load(f)
-    names = [h['name'] for h in lab['hosts']]
     urls = {h['name']: h['url'] for h in lab['hosts']}
-    per = spec['per_pool']
     driver = Driver(lab['hosts'][0]['url'], lab['username'], lab['password'], spec['scale'],
                     urls, spec['store'])
+    chains = [None] * len(spec['chains'])
+    errors = []
+
+    def run(i, name, hosts):
+        try:
+            chains[i] = _chain(driver, name, hosts)
+        except Exception as exc:  # noqa: BLE001
+            errors.append('%s: %s' % (name, exc))
+
+    threads = [threading.Thread(target=run, args=(i, name, hosts))
+               for i, (name, hosts) in enumerate(spec['chains'])]
     try:
-        solo = _chain(driver, 'solo', names[-per:])
-        chains = [None] * spec['pools']
-        errors = []
-
-        def run(i):
-            try:
-                chains[i] = _chain(driver, 'pool-%02d' % i, names[i * per:(i + 1) * per])
-            except Exception as exc:  # noqa: BLE001
-                errors.append('pool %d: %s' % (i, exc))
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(spec['pools'])]
-        t0 = time.perf_counter()
+        late = time.perf_counter() - spec['start_at']
+        time.sleep(max(0.0, -late))
+        cpu0 = time.process_time()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        total = time.perf_counter() - t0
+        ended = time.perf_counter()
+        cpu = time.process_time() - cpu0
     finally:
         driver.close()
     if errors:
         raise RuntimeError('; '.join(errors))
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out = {'pools': spec['pools'], 'hosts_per_pool': per, 'solo_chain': solo,
-           'total': total, 'longest_chain': max(chains), 'chains': chains,
-           'peak_rss_mib': rss_kib / 1024.0}
     with open(spec['out'], 'w') as f:
-        json.dump(out, f)
+        json.dump({'chains': chains, 'ended': ended, 'cpu': cpu, 'late': max(0.0, late),
+                   'peak_rss_mib': rss_kib / 1024.0}, f)
     return 0
 
 
@@ -457,3 +455,39 @@ def simulator(seconds, method='host.get_name_label'):
         one = sim_bench.run(lab, 1, seconds, method)
         eight = sim_bench.run(lab, 8, seconds, method)
     return {'method': method, 'seconds': seconds, 'one': one, 'eight': eight}
+
+
+# -- a shared PostgreSQL store ------------------------------------------------
+
+#: The local server the tests use too (``XENPOOL_TEST_POSTGRES_URL`` overrides).
+POSTGRES_URL = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+
+
+@contextlib.contextmanager
+def postgres_schema():
+    """``(url, None)`` of a fresh schema on the PostgreSQL test database,
+    dropped afterwards; ``(None, reason)`` when the server is unreachable."""
+    import uuid
+
+    import sqlalchemy as sa
+    from sqlalchemy import pool as sa_pool
+    url = sa.engine.make_url(os.environ.get('XENPOOL_TEST_POSTGRES_URL') or POSTGRES_URL)
+    engine = sa.create_engine(url, poolclass=sa_pool.NullPool,
+                              connect_args={'connect_timeout': 3})
+    schema = 'xenpool_bench_%s' % uuid.uuid4().hex[:12]
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text('CREATE SCHEMA "%s"' % schema))
+    except Exception as exc:  # noqa: BLE001 - NOTE: any failure: no usable server
+        engine.dispose()
+        yield None, 'PostgreSQL at %s is unreachable (%s)' % (
+            url.render_as_string(hide_password=True),
+            str(getattr(exc, 'orig', exc)).strip().splitlines()[0])
+        return
+    try:
+        yield url.update_query_dict({'options': '-csearch_path=%s' % schema}
+                                    ).render_as_string(hide_password=False), None
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text('DROP SCHEMA IF EXISTS "%s" CASCADE' % schema))
+        engine.dispose()
