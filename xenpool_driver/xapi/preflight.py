@@ -18,6 +18,7 @@ VLANs, updates, address type, network purpose, certificates, SM features.
 """
 
 import dataclasses
+from concurrent import futures
 
 from xenpool_driver import exception
 from xenpool_driver.xapi import host as host_mod
@@ -103,15 +104,22 @@ def preflight(joiner, master, force=False, joiner_uuid=None):
     :raises OperationRefused: ``joiner_uuid`` is not the joiner's uuid.
     :raises XapiUnavailable, XapiError: a side could not be read.
     """
-    me = read_side(joiner, local=True)
-    actual = me.host.get('uuid')
-    if joiner_uuid and actual != joiner_uuid:
-        # NOTE: a stale uuid would make us wait for a host that never shows
-        # up, then leave the real member unrecorded: refuse before any change.
-        raise exception.OperationRefused(
-            'pool.join', joiner_uuid,
-            'the xapi at %s is host %s, not %s' % (joiner.address, actual, joiner_uuid))
-    return compare(me, read_side(master, local=False), force=force)
+    # NOTE: two hosts, two handles: the master's side is read while the
+    # joiner's is (its round trips are not added to the joiner's), both
+    # read-only; the joiner's answer is looked at first, as before.
+    with futures.ThreadPoolExecutor(max_workers=1,
+                                    thread_name_prefix='preflight') as pool_:
+        theirs = pool_.submit(read_side, master, local=False)
+        me = read_side(joiner, local=True)
+        actual = me.host.get('uuid')
+        if joiner_uuid and actual != joiner_uuid:
+            # NOTE: a stale uuid would make us wait for a host that never shows
+            # up, then leave the real member unrecorded: refuse before any change.
+            raise exception.OperationRefused(
+                'pool.join', joiner_uuid,
+                'the xapi at %s is host %s, not %s' % (joiner.address, actual, joiner_uuid))
+        them = theirs.result()
+    return compare(me, them, force=force)
 
 
 def compare(me, them, force=False):

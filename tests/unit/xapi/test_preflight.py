@@ -284,7 +284,7 @@ def test_compare_is_pure():
     assert preflight.compare(me, them) == []
 
 
-def test_a_joiner_uuid_that_is_not_the_joiners_is_refused_before_the_master_is_read(mocker):
+def test_a_joiner_uuid_that_is_not_the_joiners_is_refused_before_any_change(mocker):
     from xenpool_driver import exception
     from xenpool_driver.xapi import preflight as preflight_mod
     from xenpool_driver.xapi import session as xsession
@@ -296,4 +296,6 @@ def test_a_joiner_uuid_that_is_not_the_joiners_is_refused_before_the_master_is_r
     with pytest.raises(exception.OperationRefused) as err:
         preflight_mod.preflight(joiner, master, joiner_uuid='stale-uuid')
     assert 'stale-uuid' in str(err.value) and 'real-uuid' in str(err.value)
-    preflight_mod.read_side.assert_called_once_with(joiner, local=True)
+    # NOTE: the master's side is read alongside (read-only); nothing is sent
+    preflight_mod.read_side.assert_any_call(joiner, local=True)
+    assert joiner.call.call_count == master.call.call_count == 0
