@@ -139,6 +139,11 @@ def render(results):
                          level['driver_cpu_per_add'] * 1000.0, level['peak_rss_mib']))
     lines.append("   busy: CPU seconds of the driver processes and the simulator per second "
                  'of the run, against %s cores' % results['cores'])
+    for p in results['parallel']:
+        if p['workers'] == 1 and p['pools'] == PARALLEL_LEVEL and p.get('first_step'):
+            lines.append('   at %d pools the first host of a chain takes %s ms (solo %.1f ms): '
+                         'the chains start together, their CPU arrives at once' % (
+                             p['pools'], _span(p['first_step']), p['solo_first_step'] * 1000))
     s = results['simulator']
     lines.append('')
     lines.append('7. simulator throughput (%s, XML-RPC keep-alive)' % s['method'])

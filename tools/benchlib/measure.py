@@ -393,14 +393,25 @@ def parallel(pools, per_pool, scale, latency_ms, workers=1, store=None):
             'late': max(out['late'] for out in outs),
             'driver_cpu': driver_cpu, 'sim_cpu': lab_cpu,
             'driver_cpu_per_add': driver_cpu / (pools * per_pool),
+            # NOTE: each chain's first step (its first host), in the run and solo
+            'first_step': _spread([st[0] for out in outs for st in out['steps']]),
+            'solo_first_step': solo['steps'][0][0],
             'peak_rss_mib': max(out['peak_rss_mib'] for out in outs)}
 
 
-def _chain(driver, name, hosts):
+def _spread(values):
+    return {'median': statistics.median(values), 'min': min(values), 'max': max(values),
+            'n': len(values)}
+
+
+def _chain(driver, name, hosts, steps=None):
     agg = driver.new_aggregate(name)
     t0 = time.perf_counter()
     for host in hosts:
+        t = time.perf_counter()
         driver.add(agg, host)
+        if steps is not None:
+            steps.append(time.perf_counter() - t)
     return time.perf_counter() - t0
 
 
@@ -415,11 +426,12 @@ def parallel_worker(spec_path):
     driver = Driver(lab['hosts'][0]['url'], lab['username'], lab['password'], spec['scale'],
                     urls, spec['store'])
     chains = [None] * len(spec['chains'])
+    steps = [[] for _ in spec['chains']]
     errors = []
 
     def run(i, name, hosts):
         try:
-            chains[i] = _chain(driver, name, hosts)
+            chains[i] = _chain(driver, name, hosts, steps[i])
         except Exception as exc:  # noqa: BLE001
             errors.append('%s: %s' % (name, exc))
 
@@ -441,7 +453,7 @@ def parallel_worker(spec_path):
         raise RuntimeError('; '.join(errors))
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(spec['out'], 'w') as f:
-        json.dump({'chains': chains, 'ended': ended, 'cpu': cpu, 'late': max(0.0, late),
+        json.dump({'chains': chains, 'steps': steps, 'ended': ended, 'cpu': cpu, 'late': max(0.0, late),
                    'peak_rss_mib': rss_kib / 1024.0}, f)
     return 0
 
