@@ -453,8 +453,8 @@ def parallel_worker(spec_path):
         raise RuntimeError('; '.join(errors))
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with open(spec['out'], 'w') as f:
-        json.dump({'chains': chains, 'steps': steps, 'ended': ended, 'cpu': cpu, 'late': max(0.0, late),
-                   'peak_rss_mib': rss_kib / 1024.0}, f)
+        json.dump({'chains': chains, 'steps': steps, 'ended': ended, 'cpu': cpu,
+                   'late': max(0.0, late), 'peak_rss_mib': rss_kib / 1024.0}, f)
     return 0
 
 
