@@ -197,7 +197,7 @@ def claim_first_host(session, claim, now=None, members=()):
     return _claim(session, claim, _now(now), first_host=True, members=frozenset(members))
 
 
-def claim_joiner(session, claim, now=None):
+def claim_joiner(session, claim, now=None, seen=None):
     """Claim a standalone host that is about to join the aggregate's pool.
 
     Pre: ``session`` talks to the joiner, not yet joined. Post: its pool
@@ -211,6 +211,9 @@ def claim_joiner(session, claim, now=None):
     :param session: :class:`XapiSession` on the joiner.
     :param claim: a ``join`` :class:`Claim` (see :meth:`Claim.join`).
     :param now: epoch seconds, for expiry (default :func:`time.time`).
+    :param seen: a list the :class:`PoolView` of each read is appended to
+        (the caller's later reads of the joiner's pool and hosts can start
+        from the last one instead of asking again).
     :returns: the :class:`Claim` now held (``claim``, or the stored copy of
         the same operation).
     :raises HostClaimed: the host is not standalone (a member of another
@@ -221,7 +224,8 @@ def claim_joiner(session, claim, now=None):
     """
     if claim.kind != JOIN:
         raise ValueError('claim_joiner needs a join claim, not %r' % claim.kind)
-    return _claim(session, claim, _now(now), first_host=False, members=frozenset())
+    return _claim(session, claim, _now(now), first_host=False, members=frozenset(),
+                  seen=seen)
 
 
 def release(session, claim):
@@ -296,9 +300,10 @@ def force_release(session, reason):
     return view.claim or view.raw
 
 
-def _claim(session, claim, now, first_host, members):
+def _claim(session, claim, now, first_host, members, seen=None):
     """Read, decide (:func:`.claim_decision.decide`), write; at most :data:`MAX_ROUNDS`.
 
+    :param seen: None, or a list each :class:`PoolView` read is appended to.
     :returns: the :class:`Claim` now held.
     :raises HostClaimed: refused, or contended for every round.
     """
@@ -306,6 +311,8 @@ def _claim(session, claim, now, first_host, members):
     view = None
     for _ in range(MAX_ROUNDS):
         view = read(session)
+        if seen is not None:
+            seen.append(view)
         verdict = decision.decide(view, claim, now, first_host, members)
         if verdict == decision.OURS:
             return view.claim

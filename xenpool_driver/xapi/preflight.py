@@ -72,13 +72,18 @@ class Side:
         return None
 
 
-def read_side(session, local):
+def read_side(session, local, known=None):
     """Read one side. ``local`` (the joiner) also reads its VMs and SRs.
 
+    :param known: ``(pool record, host records)`` of this side read just
+        before (e.g. by the host claim), or None to read them here.
     :raises XapiUnavailable, XapiError: from the session.
     """
-    _, pool_rec = host_mod.read_pool(session)
-    hosts = session.call('host.get_all_records')
+    if known is None:
+        _, pool_rec = host_mod.read_pool(session)
+        hosts = session.call('host.get_all_records')
+    else:
+        pool_rec, hosts = known
     vms = session.call('VM.get_all_records') if local else {}
     srs = session.call('SR.get_all_records') if local else {}
     pifs = session.call('PIF.get_all_records')
@@ -88,7 +93,7 @@ def read_side(session, local):
                 vms=vms, srs=srs)
 
 
-def preflight(joiner, master, force=False, joiner_uuid=None):
+def preflight(joiner, master, force=False, joiner_uuid=None, joiner_known=None):
     """Every mismatch xapi would refuse the join of ``joiner`` for.
 
     Pre: both sessions answer. Post: nothing changed on either side.
@@ -99,6 +104,10 @@ def preflight(joiner, master, force=False, joiner_uuid=None):
         (the only check xapi skips for it).
     :param joiner_uuid: the uuid the caller believes the joiner has (e.g. from
         ``slave_info``); checked against the joiner's own record.
+    :param joiner_known: ``(pool record, host records)`` of the joiner read
+        moments before (the join's host claim reads exactly these): not read
+        again. NOTE: the claim changes only the pool's ``other_config``,
+        which no check looks at.
     :returns: list of :class:`Mismatch`, in xapi's order; empty when
         the join would pass these checks.
     :raises OperationRefused: ``joiner_uuid`` is not the joiner's uuid.
@@ -110,7 +119,7 @@ def preflight(joiner, master, force=False, joiner_uuid=None):
     with futures.ThreadPoolExecutor(max_workers=1,
                                     thread_name_prefix='preflight') as pool_:
         theirs = pool_.submit(read_side, master, local=False)
-        me = read_side(joiner, local=True)
+        me = read_side(joiner, local=True, known=joiner_known)
         actual = me.host.get('uuid')
         if joiner_uuid and actual != joiner_uuid:
             # NOTE: a stale uuid would make us wait for a host that never shows

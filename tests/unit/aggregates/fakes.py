@@ -162,7 +162,7 @@ class Xapi:
         self.claims['claim_first_host'].side_effect = \
             lambda session, claim, now=None, members=(): claim
         self.claims['claim_joiner'].side_effect = \
-            lambda session, claim, now=None: claim
+            lambda session, claim, now=None, seen=None: claim
         self.connector = mocker.create_autospec(xconnector.Connector,
                                                 instance=True)
         self.connector.get.side_effect = self.session

@@ -13,6 +13,7 @@ from xenpool_driver import exception
 from xenpool_driver import pool_states as ps
 from xenpool_driver.aggregates import bookkeeping as bk
 from xenpool_driver.aggregates import workflow as wf
+from xenpool_driver.xapi import claims
 from xenpool_driver.xapi import preflight
 
 UUID = fakes.UUID
@@ -171,6 +172,23 @@ def test_join_sends_the_configured_username(xapi):
     flow(conf, xapi).add(agg, 'c2', slave_info=slave_info('c2'))
     assert xapi.ops['join'].call_args.args[3:5] == ('xp-operator',
                                                     passwords.PASSWORD)
+
+
+def test_the_joins_check_starts_from_the_claims_read_of_the_joiner(xapi):
+    # the claim reads the joiner's pool and hosts; the preflight is given that
+    # read instead of asking the joiner again (two round trips fewer)
+    pool_rec, hosts = {'uuid': 'joiner-pool'}, {'OpaqueRef:h': {'uuid': UUID['c2']}}
+
+    def claim_joiner(session, claim, now=None, seen=None):
+        seen.append(claims.PoolView('OpaqueRef:p', None, 1, pool_rec, hosts))
+        return claim
+
+    xapi.claims['claim_joiner'].side_effect = claim_joiner
+    xapi.ops['preflight'].return_value = []
+    agg = active(extra_hosts=['c2'])
+    flow(fakes.make_conf(), xapi).add(agg, 'c2', slave_info=slave_info('c2'))
+    known = xapi.ops['preflight'].call_args.kwargs['joiner_known']
+    assert known[0] is pool_rec and known[1] is hosts
 
 
 @pytest.mark.parametrize('option, force, used', [

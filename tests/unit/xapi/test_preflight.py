@@ -297,5 +297,20 @@ def test_a_joiner_uuid_that_is_not_the_joiners_is_refused_before_any_change(mock
         preflight_mod.preflight(joiner, master, joiner_uuid='stale-uuid')
     assert 'stale-uuid' in str(err.value) and 'real-uuid' in str(err.value)
     # NOTE: the master's side is read alongside (read-only); nothing is sent
-    preflight_mod.read_side.assert_any_call(joiner, local=True)
+    preflight_mod.read_side.assert_any_call(joiner, local=True, known=None)
     assert joiner.call.call_count == master.call.call_count == 0
+
+
+def test_a_side_read_just_before_is_not_read_again(mocker):
+    # the join's host claim read the joiner's pool and hosts moments before:
+    # read_side starts from them and asks only for what the claim did not read
+    from xenpool_driver.xapi import preflight as preflight_mod
+    from xenpool_driver.xapi import session as xsession
+    joiner = mocker.create_autospec(xsession.XapiSession, instance=True)
+    joiner.call.side_effect = lambda method, *args: {}
+    pool_rec = {'master': 'OpaqueRef:me'}
+    hosts = {'OpaqueRef:me': {'uuid': 'me'}}
+    side = preflight_mod.read_side(joiner, local=True, known=(pool_rec, hosts))
+    assert [c.args[0] for c in joiner.call.call_args_list] == [
+        'VM.get_all_records', 'SR.get_all_records', 'PIF.get_all_records']
+    assert side.pool is pool_rec and side.host == {'uuid': 'me'}
