@@ -108,14 +108,16 @@ class AddSteps:
         master = self.locator.session_at(
             self.locator.master_url(aggregate.metadata, record))
         host_uuid = intent.host_uuid
+        learnt = {}
         if not host_uuid:
             info, member = self.read_joiner(aggregate, ADD_ACTION, intent.host,
                                             intent.url, joiner, master)
             if member is not None:
                 return {intent.host: member.uuid}, None
             host_uuid = info.uuid
-            op.note(host_uuid=host_uuid)
-        seen = self._claim_joiner(aggregate, op, joiner)
+            learnt = {'host_uuid': host_uuid}
+        # NOTE: the uuid read is noted with the claim phase: one write
+        seen = self._claim_joiner(aggregate, op, joiner, **learnt)
         self.report('preflight')
         # NOTE: the claim read the joiner's pool and hosts a moment ago: the
         # check starts from that read (two round trips fewer)
@@ -269,9 +271,13 @@ class AddSteps:
         return plan.replace(calls=list(claim.writes) + [join],
                             preflight=list(mismatches), refusal=refusal)
 
-    def _claim_joiner(self, aggregate, op, joiner):
-        """Claim the joiner; returns the :class:`~.claims.PoolView` list it read."""
-        op.note(phase='claim')
+    def _claim_joiner(self, aggregate, op, joiner, **learnt):
+        """Claim the joiner; returns the :class:`~.claims.PoolView` list it read.
+
+        :param learnt: intent fields learnt since the last note (``host_uuid``),
+            noted with the phase.
+        """
+        op.note(phase='claim', **learnt)
         claim = claims.Claim.join(
             host_claims.identity(aggregate), op.intent.id, self.owner,
             self.clock(), self.locator.timeouts.join_lease)

@@ -78,10 +78,11 @@ class RemoveSteps:
         pool.destroy_host(master, op.intent.host_uuid)
         return {op.intent.host: None}, None
 
-    def _eject(self, op, master, force):
+    def _eject(self, op, master, force, membership=None):
+        known = {} if membership is None else {'membership': membership}
         pool.eject(master, op.intent.host_uuid, self.locator.timeouts,
                    force=force, on_progress=lambda f: self.report('eject', f),
-                   on_task=op.task_created)
+                   on_task=op.task_created, **known)
 
     def _clear_last(self, aggregate, op, master):
         op.note(phase='clear')
@@ -94,17 +95,23 @@ class RemoveSteps:
         """Designate a live recorded slave (unless done), then eject."""
         intent = op.intent
         others = [h for h in members.hosts if h.uuid != intent.host_uuid]
+        settled = None
         if members.master_uuid == intent.host_uuid:
             target = self._pick_new_master(aggregate, others)
             if not force:
                 # NOTE: the eject after the designate would refuse them: say
-                # so before the master moves.
+                # so before the master moves (the eject does not ask again:
+                # xapi itself refuses one that started since).
                 pool.refuse_guests(master, intent.host_uuid,
                                    members.host(intent.host_uuid).ref)
             op.note(target_uuid=target.uuid, phase='designate')
             self.report('designate new master')
-            pool.designate_new_master(master, target.uuid,
-                                      self.locator.timeouts, membership=members)
+            # NOTE: the pool as it settled (read on the new master) is the
+            # eject's: its master and refs are not read again.
+            settled = pool.designate_new_master(master, target.uuid,
+                                                self.locator.timeouts,
+                                                membership=members)
+            force = True
         else:
             # NOTE: the master already moved (e.g. an earlier designate):
             # never designate again, just follow it.
@@ -119,7 +126,7 @@ class RemoveSteps:
         new_master = (master if master.address == target.address
                       else self.locator.session_at(
                           self.locator.url_for_address(target.address)))
-        self._eject(op, new_master, force)
+        self._eject(op, new_master, force, membership=settled)
         return dict({intent.host: None}, **follow), target.address
 
     # -- a dry run -------------------------------------------------------------------

@@ -137,24 +137,32 @@ def confirm_gone(master, host_uuid, timeout):
                     'host %s gone from the pool' % host_uuid)
 
 
-def ejectable(master, host_uuid, force):
+def ejectable(master, host_uuid, force, membership=None):
     """The ref of slave ``host_uuid`` when it may be ejected; None when not a member.
 
-    XAPI calls: ``pool.get_all_records``, ``host.get_all_records``,
-    ``VM.get_all_records`` (not when ``force``).
+    XAPI calls: ``pool.get_all_records``, ``host.get_all_records`` (not with
+    ``membership``), ``VM.get_all_records`` (not when ``force``).
 
     :param master: :class:`XapiSession` on the pool master.
     :param force: skip the resident-VM refusal (xapi still refuses).
+    :param membership: a :class:`Membership` of this pool just read (e.g. the
+        settled pool after a designate): its master and refs are used.
     :raises OperationRefused: it is the master, or (unless ``force``) guest
         VMs are not halted on it.
     """
-    _, pool_rec = host_mod.read_pool(master)
-    host_ref = host_mod.find_ref(master.call('host.get_all_records'), host_uuid)
+    if membership is None:
+        _, pool_rec = host_mod.read_pool(master)
+        host_ref = host_mod.find_ref(master.call('host.get_all_records'), host_uuid)
+        master_ref = pool_rec.get('master')
+    else:
+        info, master_info = membership.host(host_uuid), membership.master
+        host_ref = info.ref if info is not None else None
+        master_ref = master_info.ref if master_info is not None else None
     if host_ref is None:
         LOG.info('Host %s is not in the pool of %s: nothing to eject',
                  host_uuid, master.address)
         return None
-    if host_ref == pool_rec.get('master'):
+    if host_ref == master_ref:
         # NOTE: xapi would answer INTERNAL_ERROR ["Xapi_pool.Cannot_eject_master"].
         raise exception.OperationRefused(
             'pool.eject', host_uuid,

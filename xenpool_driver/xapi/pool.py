@@ -198,7 +198,8 @@ def wait_until_live(master, host_uuid, timeout, on_wait=None):
                            on_wait=on_wait)
 
 
-def eject(master, host_uuid, timeouts, force=False, on_progress=None, on_task=None):
+def eject(master, host_uuid, timeouts, force=False, on_progress=None, on_task=None,
+          membership=None):
     """Eject slave ``host_uuid`` from ``master``'s pool.
 
     Pre: ``host_uuid`` is a slave with no non-halted guest VM resident
@@ -218,6 +219,9 @@ def eject(master, host_uuid, timeouts, force=False, on_progress=None, on_task=No
     :param force: skip the resident-VM refusal.
     :param on_progress: called with the task's progress (0.0..1.0).
     :param on_task: called with the eject task's ref once it is created.
+    :param membership: a :func:`snapshot` of this pool just read (e.g. what
+        :func:`designate_new_master` returned): the master and the host's
+        ref are taken from it instead of read again.
     :param timeouts: :class:`PoolTimeouts`: ``task`` for the eject task,
         ``live`` for a task that outlives it and for the host to leave.
     :returns: True when ejected now, False when it was already gone.
@@ -228,7 +232,7 @@ def eject(master, host_uuid, timeouts, force=False, on_progress=None, on_task=No
         there.
     :raises XapiTimeout: the task, or its confirmation, timed out.
     """
-    host_ref = membership_mod.ejectable(master, host_uuid, force)
+    host_ref = membership_mod.ejectable(master, host_uuid, force, membership=membership)
     if host_ref is None:
         return False
     LOG.info('Ejecting host %s from the pool of %s', host_uuid, master.address)

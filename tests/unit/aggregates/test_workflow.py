@@ -556,9 +556,12 @@ def test_remove_master_designates_then_ejects(conf, xapi):
     xapi.ops['designate_new_master'].assert_called_once_with(
         xapi.sessions['https://192.0.2.1'], UUID['c3'], fakes.TIMEOUTS,  # c2 is not live
         membership=xapi.ops['snapshot'].return_value)  # NOTE: read once, not twice
+    # NOTE: the guests were refused before the designate (not asked again:
+    # force), and the pool as it settled is the eject's (not read again)
     xapi.ops['eject'].assert_called_once_with(
-        xapi.sessions['https://192.0.2.3'], UUID['c1'], fakes.TIMEOUTS, force=False,
-        on_progress=mock.ANY, on_task=mock.ANY)
+        xapi.sessions['https://192.0.2.3'], UUID['c1'], fakes.TIMEOUTS, force=True,
+        on_progress=mock.ANY, on_task=mock.ANY,
+        membership=xapi.ops['designate_new_master'].return_value)
     md = agg.metadata
     assert md[bk.MASTER_COMPUTE] == 'c3' and 'c1' not in md
     assert bk.read(md).master_address == '192.0.2.3'
@@ -767,7 +770,7 @@ def test_remove_master_ejects_through_the_session_that_followed_the_new_master(c
         session.address = '192.0.2.3'  # HOST_IS_SLAVE followed to c3
     xapi.ops['designate_new_master'].side_effect = designate
     flow(conf, xapi).remove(agg, 'c1')
-    xapi.ops['eject'].assert_called_once_with(old, UUID['c1'], fakes.TIMEOUTS, force=False,
+    xapi.ops['eject'].assert_called_once_with(old, UUID['c1'], fakes.TIMEOUTS, force=True,
                                               on_progress=mock.ANY, on_task=mock.ANY)
 
 

@@ -607,3 +607,23 @@ def test_join_and_eject_tell_their_task_ref(master, master_fake, joiner):
     master.call_async.side_effect = created(_ejects(master_fake))
     pool.eject(master, 'joiner', TIMEOUTS, on_task=told.append)
     assert told == ['OpaqueRef:task-pool.join', 'OpaqueRef:task-pool.eject']
+
+
+def test_an_eject_given_the_pool_just_read_reads_neither_pool_nor_hosts(master, master_fake):
+    # after a designate the settled pool (read on the new master) names the
+    # master and the refs: the eject asks only for what it does not know
+    members = pool.snapshot(master)
+    before = len(calls(master))
+    master.call_async.side_effect = _ejects(master_fake)
+    assert pool.eject(master, 'slave', TIMEOUTS, force=True, membership=members) is True
+    assert calls(master)[before:] == []
+    master.call_async.assert_called_once_with('pool.eject', 'OpaqueRef:slave',
+                                              timeout=TIMEOUTS.task, on_progress=None,
+                                              on_task=None)
+
+
+def test_the_pool_just_read_still_refuses_to_eject_its_master(master):
+    members = pool.snapshot(master)
+    with pytest.raises(exception.OperationRefused):
+        pool.eject(master, 'master', TIMEOUTS, membership=members)
+    master.call_async.assert_not_called()
