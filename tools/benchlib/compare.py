@@ -13,7 +13,6 @@ timings, so it is every peer's.
 
 import collections
 import os
-import statistics
 import time
 
 from tools.benchlib import measure
@@ -143,12 +142,6 @@ def _lab_counts(lab, t0, t1):
     return counts
 
 
-def spread(values):
-    """Median, min, max and n of ``values``."""
-    return {'median': statistics.median(values), 'min': min(values), 'max': max(values),
-            'n': len(values)}
-
-
 def compare(runs, scale, latency_ms, tmp, with_xo=True):
     """Run every peer ``runs`` times, interleaved; figures per operation.
 
@@ -198,13 +191,13 @@ def compare(runs, scale, latency_ms, tmp, with_xo=True):
                 xo.close()
     out = {'runs': runs, 'peers': [p.label for p in peers], 'xo_missing': xo_missing,
            'poll_interval': nova.poll, 'ops': {}, 'round_trips': trips,
-           'cpu': {op: spread(ours.cpu[op]) for op in OPS}}
+           'cpu': {op: measure.spread(ours.cpu[op]) for op in OPS}}
     for op in OPS:
         row = {'label': measure.LABELS[op],
-               'xapi': spread(xapi[op] or [measure.critical_paths(timings, scale)[op]])}
+               'xapi': measure.spread(xapi[op] or [measure.critical_paths(timings, scale)[op]])}
         for label, key in (('ours', 'ours'), (nova.label, 'nova'), ('XenOrchestra', 'xo')):
             if samples[op].get(label):
-                row[key] = spread(samples[op][label])
+                row[key] = measure.spread(samples[op][label])
         row['overhead'] = row['ours']['median'] / row['xapi']['median']
         for key in ('nova', 'xo'):
             if key in row:

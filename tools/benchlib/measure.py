@@ -394,12 +394,13 @@ def parallel(pools, per_pool, scale, latency_ms, workers=1, store=None):
             'driver_cpu': driver_cpu, 'sim_cpu': lab_cpu,
             'driver_cpu_per_add': driver_cpu / (pools * per_pool),
             # NOTE: each chain's first step (its first host), in the run and solo
-            'first_step': _spread([st[0] for out in outs for st in out['steps']]),
+            'first_step': spread([st[0] for out in outs for st in out['steps']]),
             'solo_first_step': solo['steps'][0][0],
             'peak_rss_mib': max(out['peak_rss_mib'] for out in outs)}
 
 
-def _spread(values):
+def spread(values):
+    """Median, min, max and n of ``values``."""
     return {'median': statistics.median(values), 'min': min(values), 'max': max(values),
             'n': len(values)}
 
