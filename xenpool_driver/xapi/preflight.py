@@ -18,7 +18,7 @@ VLANs, updates, address type, network purpose, certificates, SM features.
 """
 
 import dataclasses
-from concurrent import futures
+import threading
 
 from xenpool_driver import exception
 from xenpool_driver.xapi import host as host_mod
@@ -116,19 +116,44 @@ def preflight(joiner, master, force=False, joiner_uuid=None, joiner_known=None):
     # NOTE: two hosts, two handles: the master's side is read while the
     # joiner's is (its round trips are not added to the joiner's), both
     # read-only; the joiner's answer is looked at first, as before.
-    with futures.ThreadPoolExecutor(max_workers=1,
-                                    thread_name_prefix='preflight') as pool_:
-        theirs = pool_.submit(read_side, master, local=False)
-        me = read_side(joiner, local=True, known=joiner_known)
-        actual = me.host.get('uuid')
-        if joiner_uuid and actual != joiner_uuid:
-            # NOTE: a stale uuid would make us wait for a host that never shows
-            # up, then leave the real member unrecorded: refuse before any change.
-            raise exception.OperationRefused(
-                'pool.join', joiner_uuid,
-                'the xapi at %s is host %s, not %s' % (joiner.address, actual, joiner_uuid))
-        them = theirs.result()
+    theirs = _meanwhile(read_side, master, local=False)
+    me = read_side(joiner, local=True, known=joiner_known)
+    actual = me.host.get('uuid')
+    if joiner_uuid and actual != joiner_uuid:
+        # NOTE: a stale uuid would make us wait for a host that never shows
+        # up, then leave the real member unrecorded: refuse before any change.
+        raise exception.OperationRefused(
+            'pool.join', joiner_uuid,
+            'the xapi at %s is host %s, not %s' % (joiner.address, actual, joiner_uuid))
+    them = theirs()
     return compare(me, them, force=force)
+
+
+def _meanwhile(fn, *args, **kwargs):
+    """Start ``fn(*args, **kwargs)`` in a thread; returns ``wait()``, which
+    returns its value or raises its exception.
+
+    NOTE: a daemon thread, not an executor: a caller that leaves early (an
+    error on the joiner's side, a Ctrl-C) never waits for a slow master's
+    read, not even when the process exits; the read only reads.
+    """
+    box = {}
+
+    def run():
+        try:
+            box['value'] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - NOTE: handed to wait()
+            box['error'] = exc
+
+    thread = threading.Thread(target=run, name='preflight-master', daemon=True)
+    thread.start()
+
+    def wait():
+        thread.join()
+        if 'error' in box:
+            raise box['error']
+        return box['value']
+    return wait
 
 
 def compare(me, them, force=False):

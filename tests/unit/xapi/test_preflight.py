@@ -314,3 +314,49 @@ def test_a_side_read_just_before_is_not_read_again(mocker):
     assert [c.args[0] for c in joiner.call.call_args_list] == [
         'VM.get_all_records', 'SR.get_all_records', 'PIF.get_all_records']
     assert side.pool is pool_rec and side.host == {'uuid': 'me'}
+
+
+def test_leaving_early_never_waits_for_the_masters_read(mocker):
+    # a Ctrl-C (or an error) on the joiner's side leaves at once, even while
+    # the master's side, read meanwhile, has not answered
+    import threading
+    from xenpool_driver.xapi import preflight as preflight_mod
+    from xenpool_driver.xapi import session as xsession
+    joiner = mocker.create_autospec(xsession.XapiSession, instance=True)
+    master = mocker.create_autospec(xsession.XapiSession, instance=True)
+    release, master_read = threading.Event(), threading.Event()
+
+    def read_side(session, local, known=None):
+        if session is master:
+            master_read.set()
+            release.wait(10)
+            return mocker.Mock(host={'uuid': 'master'})
+        master_read.wait(10)
+        raise KeyboardInterrupt
+
+    mocker.patch.object(preflight_mod, 'read_side', side_effect=read_side)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            preflight_mod.preflight(joiner, master)
+        assert not release.is_set()   # the master's read is still held
+    finally:
+        release.set()
+
+
+def test_an_error_reading_the_masters_side_is_raised(mocker):
+    from xenpool_driver import exception
+    from xenpool_driver.xapi import preflight as preflight_mod
+    from xenpool_driver.xapi import session as xsession
+    joiner = mocker.create_autospec(xsession.XapiSession, instance=True)
+    master = mocker.create_autospec(xsession.XapiSession, instance=True)
+    down = exception.XapiUnavailable('https://192.0.2.1', 'refused')
+
+    def read_side(session, local, known=None):
+        if session is master:
+            raise down
+        return mocker.Mock(host={'uuid': 'me'})
+
+    mocker.patch.object(preflight_mod, 'read_side', side_effect=read_side)
+    with pytest.raises(exception.XapiUnavailable) as err:
+        preflight_mod.preflight(joiner, master, joiner_uuid='me')
+    assert err.value is down
