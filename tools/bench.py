@@ -142,7 +142,7 @@ def render(results):
     for p in results['parallel']:
         if p['workers'] == 1 and p['pools'] == PARALLEL_LEVEL and p.get('first_step'):
             lines.append('   at %d pools the first host of a chain takes %s ms (solo %.1f ms): '
-                         'the chains start together, their CPU arrives at once' % (
+                         'the chains start together and meet on the store at once' % (
                              p['pools'], _span(p['first_step']), p['solo_first_step'] * 1000))
     s = results['simulator']
     lines.append('')
@@ -232,12 +232,15 @@ def main(argv=None):
                                              with_xo=not args.no_xo)
     results['parallel'] = [measure.parallel(n, 4, args.scale, args.latency_ms)
                            for n in args.levels]
-    with measure.postgres_schema() as (url, missing):
-        results['postgres_missing'] = missing
-        if url is not None:
-            results['parallel'].append(measure.parallel(
-                max(args.levels), 4, args.scale, args.latency_ms, workers=args.processes,
-                store=url))
+    # NOTE: several driver processes on one PostgreSQL store, at the target's
+    # level and at the largest (each run on a fresh schema)
+    for pools in sorted({PARALLEL_LEVEL, max(args.levels)} & set(args.levels)):
+        with measure.postgres_schema() as (url, missing):
+            results['postgres_missing'] = missing
+            if url is not None:
+                results['parallel'].append(measure.parallel(
+                    pools, 4, args.scale, args.latency_ms, workers=args.processes,
+                    store=url))
     results['simulator'] = measure.simulator(args.sim_seconds)
     results['seconds'] = time.monotonic() - started
     for line in render(results):

@@ -387,7 +387,7 @@ def parallel(pools, per_pool, scale, latency_ms, workers=1, store=None):
     total = max(out['ended'] for out in outs) - start_at
     driver_cpu = sum(out['cpu'] for out in outs)
     return {'pools': pools, 'hosts_per_pool': per_pool, 'workers': workers,
-            'store': store.split(':', 1)[0], 'solo_chain': solo['chains'][0],
+            'store': store.split(':', 1)[0].split('+', 1)[0], 'solo_chain': solo['chains'][0],
             'total': total, 'longest_chain': max(lengths), 'chains': lengths,
             'factor': total / solo['chains'][0],
             'late': max(out['late'] for out in outs),
