@@ -89,7 +89,7 @@ def test_remove_passes_force(drv, xapi, kwargs, force):
     drv.remove_from_aggregate(None, agg, 'c2', **kwargs)
     xapi.ops['eject'].assert_called_once_with(
         xapi.sessions['https://192.0.2.1'], UUID['c2'], fakes.TIMEOUTS, force=force,
-        on_progress=mock.ANY, on_task=mock.ANY)
+        on_progress=mock.ANY, on_task=mock.ANY, membership=None)
 
 
 def test_failed_add_then_undo_counts_once(drv, xapi):

@@ -174,9 +174,8 @@ class AddSteps:
             just read, or None (see :func:`.preflight.preflight`).
         :raises OperationRefused: the joiner is not host ``host_uuid``.
         """
-        known = {} if joiner_known is None else {'joiner_known': joiner_known}
         return xpreflight.preflight(joiner, master, force=force,
-                                    joiner_uuid=host_uuid, **known)
+                                    joiner_uuid=host_uuid, joiner_known=joiner_known)
 
     def preflight(self, aggregate, host, url, force):
         """The check :meth:`join` would make for ``host``, and nothing else.

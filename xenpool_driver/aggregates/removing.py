@@ -79,10 +79,9 @@ class RemoveSteps:
         return {op.intent.host: None}, None
 
     def _eject(self, op, master, force, membership=None):
-        known = {} if membership is None else {'membership': membership}
         pool.eject(master, op.intent.host_uuid, self.locator.timeouts,
                    force=force, on_progress=lambda f: self.report('eject', f),
-                   on_task=op.task_created, **known)
+                   on_task=op.task_created, membership=membership)
 
     def _clear_last(self, aggregate, op, master):
         op.note(phase='clear')
@@ -95,7 +94,7 @@ class RemoveSteps:
         """Designate a live recorded slave (unless done), then eject."""
         intent = op.intent
         others = [h for h in members.hosts if h.uuid != intent.host_uuid]
-        settled = None
+        settled, refused_already = None, False
         if members.master_uuid == intent.host_uuid:
             target = self._pick_new_master(aggregate, others)
             if not force:
@@ -104,6 +103,7 @@ class RemoveSteps:
                 # xapi itself refuses one that started since).
                 pool.refuse_guests(master, intent.host_uuid,
                                    members.host(intent.host_uuid).ref)
+                refused_already = True
             op.note(target_uuid=target.uuid, phase='designate')
             self.report('designate new master')
             # NOTE: the pool as it settled (read on the new master) is the
@@ -111,7 +111,6 @@ class RemoveSteps:
             settled = pool.designate_new_master(master, target.uuid,
                                                 self.locator.timeouts,
                                                 membership=members)
-            force = True
         else:
             # NOTE: the master already moved (e.g. an earlier designate):
             # never designate again, just follow it.
@@ -126,7 +125,9 @@ class RemoveSteps:
         new_master = (master if master.address == target.address
                       else self.locator.session_at(
                           self.locator.url_for_address(target.address)))
-        self._eject(op, new_master, force, membership=settled)
+        # NOTE: guests refused before the designate are not asked for again
+        # (our refusal skipped: force); xapi still makes its own
+        self._eject(op, new_master, force or refused_already, membership=settled)
         return dict({intent.host: None}, **follow), target.address
 
     # -- a dry run -------------------------------------------------------------------

@@ -14,11 +14,10 @@ XAPI round trips:
 * :func:`joined`: ``host.get_all_records`` + ``host_metrics.get_record``
   when the host is there (see :func:`xenpool_driver.xapi.host.find`).
 * :func:`gone`: ``host.get_all_records`` (1).
-* :func:`ejectable`: ``pool.get_all_records``, ``host.get_all_records``,
-  ``VM.get_all_records`` (not when forced, nor for a host not there).
+* :func:`ejectable`: ``pool.get_all_records``, ``host.get_all_records``
+  (not given a membership), ``VM.get_all_records`` (not when forced, nor for
+  a host not there).
 * :func:`refuse_guests`: ``VM.get_all_records`` (1).
-* :func:`confirm_gone`: :func:`gone` once, then once per evaluation,
-  driven by ``event.from`` on ``host``.
 """
 
 import dataclasses
@@ -119,22 +118,6 @@ def gone(master, host_uuid):
     except exception.XenPoolError as error:
         LOG.warning('Could not re-read the master after a failed eject: %s', error)
         return False
-
-
-def confirm_gone(master, host_uuid, timeout):
-    """Confirm ``host_uuid`` left the master's DB, waiting on events if needed.
-
-    :param timeout: seconds (``PoolTimeouts.live``).
-    :raises XapiTimeout: still listed after ``timeout``.
-    """
-    if gone(master, host_uuid):
-        return
-
-    def check():
-        return True if gone(master, host_uuid) else None
-
-    master.wait_for(['host'], check, timeout,
-                    'host %s gone from the pool' % host_uuid)
 
 
 def ejectable(master, host_uuid, force, membership=None):

@@ -230,7 +230,8 @@ def eject(master, host_uuid, timeouts, force=False, on_progress=None, on_task=No
     :raises XapiError: xapi refused (code and params), host still there.
     :raises XapiUnavailable: the master did not answer and the host is still
         there.
-    :raises XapiTimeout: the task, or its confirmation, timed out.
+    :raises XapiTimeout: the task timed out, and so did the wait for the host
+        to leave after it.
     """
     host_ref = membership_mod.ejectable(master, host_uuid, force, membership=membership)
     if host_ref is None:

@@ -106,7 +106,7 @@ def test_the_join_plan_claims_then_joins_the_masters_address(conf, xapi, unchang
     joiner, master = (xapi.sessions['https://192.0.2.2'],
                       xapi.sessions['https://192.0.2.1'])
     xapi.ops['preflight'].assert_called_once_with(joiner, master, force=force,
-                                                  joiner_uuid=UUID['c2'])
+                                                  joiner_uuid=UUID['c2'], joiner_known=None)
     assert xapi.claims['plan'].call_args.args[1].kind == 'join'
     unchanged(agg)
 

@@ -150,7 +150,7 @@ def test_join_passes_use_join_force_and_credentials(kind, force, xapi):
     joiner, master = xapi.sessions['https://192.0.2.2'], \
         xapi.sessions['https://192.0.2.1']
     xapi.ops['preflight'].assert_called_once_with(joiner, master, force=force,
-                                                  joiner_uuid=UUID['c2'])
+                                                  joiner_uuid=UUID['c2'], joiner_known=None)
     xapi.ops['join'].assert_called_once_with(
         joiner, master, '192.0.2.1', 'root', passwords.PASSWORD, fakes.TIMEOUTS, force=force,
         joiner_uuid=UUID['c2'], on_progress=mock.ANY, on_phase=mock.ANY, on_wait=mock.ANY,
@@ -292,7 +292,7 @@ def test_preflight_checks_as_the_join_does(xapi, option, force, used):
         xapi.sessions['https://192.0.2.1']
     xapi.ops['this_host'].assert_called_once_with(joiner)
     xapi.ops['preflight'].assert_called_once_with(joiner, master, force=used,
-                                                  joiner_uuid=UUID['c2'])
+                                                  joiner_uuid=UUID['c2'], joiner_known=None)
     assert xapi.names == ['this_host', 'preflight']
     # NOTE: a check changes nothing: no intent, no claim
     assert agg.metadata == before and agg.history == []
@@ -535,7 +535,7 @@ def test_remove_slave_ejects_on_master(conf, xapi, kind, force):
     flow(conf, xapi).remove(agg, 'c2', force=force)
     xapi.ops['eject'].assert_called_once_with(
         xapi.sessions['https://192.0.2.1'], UUID['c2'], fakes.TIMEOUTS, force=force,
-        on_progress=mock.ANY, on_task=mock.ANY)
+        on_progress=mock.ANY, on_task=mock.ANY, membership=None)
     assert xapi.names == ['eject']
     assert seen[0][ps.KEY] == ps.CHANGING
     assert bk.read(seen[0]).intent.op == 'remove'
@@ -771,7 +771,8 @@ def test_remove_master_ejects_through_the_session_that_followed_the_new_master(c
     xapi.ops['designate_new_master'].side_effect = designate
     flow(conf, xapi).remove(agg, 'c1')
     xapi.ops['eject'].assert_called_once_with(old, UUID['c1'], fakes.TIMEOUTS, force=True,
-                                              on_progress=mock.ANY, on_task=mock.ANY)
+                                              on_progress=mock.ANY, on_task=mock.ANY,
+                                              membership=None)
 
 
 def test_a_dead_master_is_refused_before_any_change(conf, xapi):

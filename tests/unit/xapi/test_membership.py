@@ -60,11 +60,3 @@ def test_joined_and_gone_read_the_master_and_say_no_when_unreadable(master, answ
     assert membership.joined(master, 'x') is joined
     assert membership.gone(master, 'x') is gone
 
-
-def test_confirm_gone_waits_on_host_events_only_while_listed(master):
-    master.call.return_value = HOSTS
-    membership.confirm_gone(master, 'x', 60.0)
-    master.wait_for.assert_not_called()
-    membership.confirm_gone(master, 's', 60.0)
-    classes, _check, timeout, _what = master.wait_for.call_args.args
-    assert classes == ['host'] and timeout == 60.0
