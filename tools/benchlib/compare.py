@@ -87,23 +87,6 @@ class OursPeer:
         self.driver.close()
 
 
-class _Plain:
-    """A peer with nothing to set up or tear down around a cycle."""
-
-    def __init__(self, peer):
-        self.peer = peer
-        self.label = peer.label
-
-    def begin(self, first):
-        pass
-
-    def end(self, last):
-        pass
-
-    def __getattr__(self, name):
-        return getattr(self.peer, name)
-
-
 def _cycle(lab, peer, windows, ours):
     """One cycle of ``peer``; appends ``(op, seconds, t0, t1)`` to ``windows``.
 
@@ -130,7 +113,7 @@ def _cycle(lab, peer, windows, ours):
 
 
 def _xapi_seconds(lab, t0, t1, restart):
-    """xapi's time in one window of ours (see :func:`measure.xapi_work`)."""
+    """xapi's time in one window of ours (see :func:`measure.xapi_work_of`)."""
     work = measure.xapi_work_of(lab.calls(t0, t1), lab.finished(t0, t1))
     return None if work is None else work + restart
 
@@ -155,7 +138,7 @@ def compare(runs, scale, latency_ms, tmp, with_xo=True):
     with measure.lab_process(3, scale, latency_ms, password) as lab:
         ours = OursPeer(lab, scale, 'sqlite:///%s' % os.path.join(tmp, 'compare.sqlite'))
         nova = nova_peer.NovaPeer(lab.username, lab.password)
-        peers = [ours, _Plain(nova)]
+        peers = [ours, nova]
         xo_missing, xo, ok = None, None, False
         if with_xo:
             # NOTE: imported only when asked for (node and the npm client)
@@ -206,7 +189,7 @@ def compare(runs, scale, latency_ms, tmp, with_xo=True):
     return out
 
 
-class _XoAdapter(_Plain):
+class _XoAdapter:
     """XenOrchestra's client: the same cycle through :class:`~.xo_peer.XoPeer`.
 
     NOTE: one node program per cycle: its clients of the cycle before follow

@@ -56,12 +56,6 @@ def _answer(lab, cmd, args):
                 if since <= f <= until]
     if cmd == 'settle':
         return lab.settle(timeout=args[0])
-    if cmd == 'cpu':
-        import resource
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
-    if cmd == 'roles':
-        return [(h.role, h.state) for h in lab.hosts]
     raise ValueError('unknown lab command %r' % cmd)
 
 
@@ -108,14 +102,6 @@ class LabProcess:
     def settle(self, timeout):
         """Wait until every host runs (the lab's own ``settle``)."""
         return self._ask('settle', timeout)
-
-    def cpu_seconds(self):
-        """CPU time the lab process has used so far (user + system)."""
-        return self._ask('cpu')
-
-    def roles(self):
-        """``[(role, state)]`` per host."""
-        return self._ask('roles')
 
     def close(self):
         if self._proc.is_alive():

@@ -79,10 +79,10 @@ def _scaled_sleep(scale):
 
 
 def _stats(values):
+    """:func:`spread` of ``values`` and their 95th percentile."""
     values = sorted(values)
-    p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
-    return {'median': statistics.median(values), 'p95': p95, 'max': values[-1],
-            'min': values[0], 'n': len(values)}
+    return dict(spread(values),
+                p95=values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))])
 
 
 def _latency_rule(scale, latency_ms):

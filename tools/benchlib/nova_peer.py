@@ -44,6 +44,12 @@ class NovaPeer:
         self.ceiling = ceiling
         self._sessions = {}
 
+    def begin(self, first):
+        """Nothing to set up around a cycle (sessions are made as needed)."""
+
+    def end(self, last):
+        """Nothing to tear down around a cycle."""
+
     def _login(self, url):
         session = XenAPI.Session(url)
         session.login_with_password(self.username, self.password, '2.0', 'nova-peer')
